@@ -1,0 +1,416 @@
+"""Entity repair: turn the model's raw entities into organisations and people.
+
+The small English model gets many organisation names wrong in news text: it
+tags "Red Hat" or "Salesforce" as PERSON, "CERN" as GPE, merges an organisation
+with the person after it ("Meta Nick Clegg"), runs an entity into the next
+word of a headline, and tags products and the bare word "AI" as ORG. This
+component repairs the entities with rules that hold across publishers, and
+collects the organisations (normalised, aliases merged, counted) and the people
+of the document.
+
+Rules, in order (each is data-driven where it names words):
+1. trim a leading determiner and cut an entity at a finite verb inside it;
+2. split an entity at a possessive inside it ("Claude AI's Anthropic");
+3. organisation shapes: proper nouns + an organisation suffix word
+   ("Frontier Forum", "Stability AI"), "University of X";
+4. split "<known organisation> <First Last>" when the last word is used as a
+   name elsewhere in the document ("Meta Nick Clegg" -> Meta + Nick Clegg);
+5. drop products, generic words and governments (stop list);
+6. lists: in "A, B, C and D", relabel the items as organisations when most of
+   them are organisations or a cue word announces organisations
+   ("companies including ...");
+7. one sense per document: a name tagged ORG once is an organisation
+   everywhere in the document, tagged or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from extractors.facts import Mention, Organization, Person
+from extractors.lexicon import DATA_DIR, read_list, stoplist
+
+NAME_LABELS = {"ORG", "PERSON", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT"}
+FINITE_VERB_TAGS = {"VBZ", "VBD", "VBP", "MD"}
+PROPER_TAGS = {"NNP", "NNPS"}
+POSSESSIVE = {"'s", "’s", "'", "’"}
+CORPORATE_SUFFIXES = {
+    "inc",
+    "inc.",
+    "corp",
+    "corp.",
+    "corporation",
+    "co",
+    "co.",
+    "ltd",
+    "ltd.",
+    "limited",
+    "llc",
+    "plc",
+    "group",
+    "holdings",
+    "company",
+}
+HONORIFICS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "sir",
+    "dame",
+    "lady",
+    "lord",
+    "prof",
+    "professor",
+    "sen",
+    "rep",
+    "gov",
+    "president",
+}
+
+for _name in ("newsfacts_orgs", "newsfacts_people"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+@dataclass(slots=True)
+class _Ent:
+    start: int
+    end: int
+    label: str
+
+
+def normalize_org(text: str) -> str:
+    """'the AI Alliance's' -> 'AI Alliance'."""
+    text = " ".join(text.split())
+    text = re.sub(r"^(the|The|THE)\s+", "", text)
+    text = re.sub(r"(['’]s|['’])$", "", text).strip(' ,.;:-–—"“”')
+    return text
+
+
+def normalize_person(text: str) -> str:
+    text = " ".join(text.split())
+    text = re.sub(r"(['’]s|['’])$", "", text).strip(' ,.;:-–—"“”')
+    words = text.split()
+    while len(words) > 1 and words[0].lower().rstrip(".") in HONORIFICS:
+        words = words[1:]
+    return " ".join(words)
+
+
+def org_key(name: str) -> str:
+    """Key under which obvious aliases merge: 'Sony Group' and 'Sony' -> 'sony'."""
+    words = name.lower().replace(",", " ").split()
+    while len(words) > 1 and words[-1] in CORPORATE_SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
+class EntityRepair:
+    def __init__(self, nlp: Language, data_dir: Path = DATA_DIR) -> None:
+        self.suffixes = set(read_list("org_suffixes.txt", data_dir))
+        self.cues = set(read_list("list_cues.txt", data_dir))
+        self.stop = stoplist(data_dir)
+        self.matcher = Matcher(nlp.vocab)
+        proper: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}, "IS_TITLE": True}
+        proper_any: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}}
+        suffix = {"ORTH": {"IN": sorted(self.suffixes)}}
+        self.matcher.add("ORG_SUFFIX", [[proper_any, {**proper_any, "OP": "*"}, suffix]])
+        self.matcher.add(
+            "ORG_OF",
+            [
+                [
+                    {"ORTH": {"IN": ["University", "Institute", "Bank", "Ministry", "College"]}},
+                    {"LOWER": "of"},
+                    proper,
+                    {**proper, "OP": "*"},
+                ]
+            ],
+        )
+
+    def __call__(self, doc: Doc) -> Doc:
+        ents = [_Ent(e.start, e.end, e.label_) for e in doc.ents]
+        ents = [x for e in ents for x in self._trim(doc, e)]
+        ents = [x for e in ents for x in self._split_possessive(doc, e)]
+        ents = self._add_shapes(doc, ents)
+        ents = self._split_known_prefix(doc, ents)
+        ents = [e for e in ents if not self._stopped(doc, e)]
+        self._propagate_lists(doc, ents)
+        ents = self._one_sense_per_doc(doc, ents)
+        spans = [Span(doc, e.start, e.end, label=e.label) for e in ents if e.end > e.start]
+        doc.ents = filter_spans(spans)
+        doc._.newsfacts_orgs = collect_organizations(doc)
+        doc._.newsfacts_people = collect_people(doc)
+        return doc
+
+    # -- rule 1 ---------------------------------------------------------
+    @staticmethod
+    def _trim(doc: Doc, e: _Ent) -> Iterable[_Ent]:
+        start, end = e.start, e.end
+        while start < end and doc[start].tag_ == "DT":
+            start += 1
+        for i in range(start + 1, end):
+            if doc[i].tag_ in FINITE_VERB_TAGS or doc[i].is_space:
+                end = i
+                break
+        if end > start:
+            yield _Ent(start, end, e.label)
+
+    # -- rule 2 ---------------------------------------------------------
+    @staticmethod
+    def _split_possessive(doc: Doc, e: _Ent) -> Iterable[_Ent]:
+        for i in range(e.start + 1, e.end - 1):
+            if doc[i].text in POSSESSIVE or doc[i].tag_ == "POS":
+                yield _Ent(e.start, i, e.label)
+                yield _Ent(i + 1, e.end, e.label)
+                return
+        yield e
+
+    # -- rule 3 ---------------------------------------------------------
+    def _add_shapes(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        shapes = []
+        for _, start, end in self.matcher(doc):
+            while start < end and doc[start].tag_ == "DT":
+                start += 1
+            if end - start >= 2:
+                shapes.append(Span(doc, start, end, label="ORG"))
+        if not shapes:
+            return ents
+        shapes = filter_spans(shapes)
+        kept = [e for e in ents if not any(_overlaps(e, s) for s in shapes)]
+        for s in shapes:
+            # A longer model entity that contains the shape keeps its extent.
+            containing = [e for e in ents if e.start <= s.start and e.end >= s.end]
+            if containing and containing[0].label == "ORG":
+                kept.append(containing[0])
+            else:
+                kept.append(_Ent(s.start, s.end, "ORG"))
+        return _dedupe(kept)
+
+    # -- rule 4 ---------------------------------------------------------
+    def _split_known_prefix(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        orgs = {_text(doc, e) for e in ents if e.label == "ORG"}
+        out: list[_Ent] = []
+        for e in ents:
+            out.extend(self._split_one(doc, e, orgs))
+        return out
+
+    @staticmethod
+    def _split_one(doc: Doc, e: _Ent, orgs: set[str]) -> Iterable[_Ent]:
+        for k in range(e.end - 1, e.start, -1):
+            head = _Ent(e.start, k, "ORG")
+            if _text(doc, head) not in orgs:
+                continue
+            rest = doc[k : e.end]
+            names_only = all(t.is_title and t.tag_ in PROPER_TAGS for t in rest)
+            surname = rest[-1].text
+            reused = any(
+                t.text == surname and not (e.start <= t.i < e.end) for t in doc if t.is_title
+            )
+            if names_only and len(rest) >= 2 and reused:
+                yield head
+                yield _Ent(k, e.end, "PERSON")
+                return
+            # "AI Alliance to Prioritize Safety, Diversity and Collaboration": a known
+            # organisation run on into the words of a headline.
+            if not names_only or _in_heading(doc, e):
+                yield head
+                return
+        yield e
+
+    # -- rule 5 ---------------------------------------------------------
+    def _stopped(self, doc: Doc, e: _Ent) -> bool:
+        if e.label not in NAME_LABELS:
+            return False
+        text = _text(doc, e)
+        return text in self.stop or normalize_org(text) in self.stop
+
+    # -- rule 6 ---------------------------------------------------------
+    def _propagate_lists(self, doc: Doc, ents: list[_Ent]) -> None:
+        by_start = {e.start: e for e in ents}
+        i = 0
+        while i < len(doc):
+            items = self._list_at(doc, i, by_start)
+            if len(items) < 3:
+                i += 1
+                continue
+            orgs = sum(1 for it in items if it.label == "ORG")
+            cue = self._has_cue(doc, items[0].start)
+            if orgs * 2 >= len(items) or (cue and orgs >= 1):
+                for it in items:
+                    if it.label != "ORG":
+                        if it not in ents:
+                            ents.append(it)
+                        it.label = "ORG"
+            i = items[-1].end
+
+    def _list_at(self, doc: Doc, i: int, by_start: dict[int, _Ent]) -> list[_Ent]:
+        covered = {k for e in by_start.values() for k in range(e.start, e.end)}
+        items: list[_Ent] = []
+        while True:
+            item = self._item_at(doc, i, by_start, covered)
+            # "Claude AI's Anthropic": the member of the list is the possessed name.
+            if item is not None and item.end + 1 < len(doc) and doc[item.end].tag_ == "POS":
+                item = self._item_at(doc, item.end + 1, by_start, covered)
+            if item is None:
+                break
+            items.append(item)
+            j = item.end
+            seps = 0
+            while j < len(doc) and doc[j].text in {",", "and", "or", "&"} and seps < 2:
+                j += 1
+                seps += 1
+            if seps == 0 or j >= len(doc):
+                break
+            i = j
+        return items
+
+    @staticmethod
+    def _item_at(doc: Doc, i: int, by_start: dict[int, _Ent], covered: set[int]) -> _Ent | None:
+        if i >= len(doc):
+            return None
+        ent = by_start.get(i)
+        if ent is not None:
+            return ent if ent.label in NAME_LABELS else None
+        j = i
+        while j < len(doc) and doc[j].tag_ in PROPER_TAGS and j not in covered:
+            j += 1
+        if j == i or (doc[i].is_sent_start and j - i == 1):
+            return None
+        return _Ent(i, j, "")
+
+    def _has_cue(self, doc: Doc, start: int) -> bool:
+        window = doc[max(0, start - 4) : start]
+        return any(t.lower_ in self.cues for t in window)
+
+    # -- rule 7 ---------------------------------------------------------
+    @staticmethod
+    def _one_sense_per_doc(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        ents = [e for e in ents if e.label]
+        org_names = {normalize_org(_text(doc, e)) for e in ents if e.label == "ORG"}
+        for e in ents:
+            if e.label in NAME_LABELS and normalize_org(_text(doc, e)) in org_names:
+                e.label = "ORG"
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        words = {tuple(n.split()) for n in org_names if n}
+        added = []
+        for i in range(len(doc)):
+            if i in taken or (not doc[i].is_title and not doc[i].is_upper):
+                continue
+            for name in words:
+                n = len(name)
+                if tuple(t.text for t in doc[i : i + n]) == name and not any(
+                    k in taken for k in range(i, i + n)
+                ):
+                    added.append(_Ent(i, i + n, "ORG"))
+                    taken.update(range(i, i + n))
+                    break
+        return ents + added
+
+
+def _in_heading(doc: Doc, e: _Ent) -> bool:
+    """Whether the entity sits on a line of its own without closing punctuation."""
+    text = doc.text
+    start = text.rfind("\n", 0, doc[e.start].idx) + 1
+    end = text.find("\n", doc[e.end - 1].idx)
+    line = text[start : end if end >= 0 else len(text)].strip()
+    return bool(line) and line[-1] not in '.!?:;"”’)' and len(line.split()) <= 15
+
+
+def _overlaps(e: _Ent, s: Span) -> bool:
+    return e.start < s.end and s.start < e.end
+
+
+def _dedupe(ents: list[_Ent]) -> list[_Ent]:
+    seen, out = set(), []
+    for e in sorted(ents, key=lambda e: (e.start, -e.end)):
+        if (e.start, e.end) not in seen:
+            seen.add((e.start, e.end))
+            out.append(e)
+    return out
+
+
+def _text(doc: Doc, e: _Ent) -> str:
+    return doc[e.start : e.end].text
+
+
+def _mention(span: Span) -> Mention:
+    return Mention(span.text, span.start_char, span.end_char, span.sent.text.strip())
+
+
+def collect_organizations(doc: Doc) -> list[Organization]:
+    """Group ORG entities by alias key; the fullest written form names the group."""
+    groups: dict[str, Organization] = {}
+    acronyms: dict[str, str] = {}
+    for ent in doc.ents:
+        if ent.label_ != "ORG":
+            continue
+        name = normalize_org(ent.text)
+        if not name:
+            continue
+        key = org_key(name)
+        org = groups.setdefault(key, Organization(name=name))
+        org.mentions.append(_mention(ent))
+        if name not in org.aliases:
+            org.aliases.append(name)
+        # "New York State Attorney General (NYAG)": the acronym is an alias.
+        after = doc[ent.end : ent.end + 3]
+        if len(after) == 3 and after[0].text == "(" and after[2].text == ")" and after[1].is_upper:
+            acronyms[after[1].text.lower()] = key
+    for acronym, key in acronyms.items():
+        if acronym in groups and acronym != key:
+            other = groups.pop(acronym)
+            groups[key].mentions.extend(other.mentions)
+            groups[key].aliases.extend(a for a in other.aliases if a not in groups[key].aliases)
+    for org in groups.values():
+        org.name = max(org.aliases, key=lambda a: (len(a.split()), len(a)))
+        org.mentions.sort(key=lambda m: m.start)
+    return sorted(groups.values(), key=lambda o: o.mentions[0].start)
+
+
+def collect_people(doc: Doc) -> list[Person]:
+    """PERSON entities; a later surname-only mention joins the full name."""
+    people: dict[str, Person] = {}
+    for ent in doc.ents:
+        if ent.label_ != "PERSON":
+            continue
+        name = normalize_person(ent.text)
+        if not name or name in stoplist():
+            continue
+        people.setdefault(name, Person(name=name)).mentions.append(_mention(ent))
+    full = [p for p in people.values() if len(p.name.split()) > 1]
+    for short in [p for p in people.values() if len(p.name.split()) == 1]:
+        owners = [p for p in full if p.name.split()[-1] == short.name]
+        if len(owners) == 1:
+            owners[0].mentions.extend(short.mentions)
+            del people[short.name]
+    # Surname-only mentions the model did not tag ("Clegg indicated ...").
+    by_surname: dict[str, list[Person]] = {}
+    for p in people.values():
+        if len(p.name.split()) > 1:
+            by_surname.setdefault(p.name.split()[-1], []).append(p)
+    for token in doc:
+        owners = by_surname.get(token.text, [])
+        if len(owners) == 1 and token.ent_type_ == "" and token.tag_ in PROPER_TAGS:
+            owners[0].mentions.append(_mention(doc[token.i : token.i + 1]))
+    for p in people.values():
+        p.mentions.sort(key=lambda m: m.start)
+    return sorted(people.values(), key=lambda p: p.mentions[0].start)
+
+
+@Language.factory(
+    "newsfacts_entities",
+    requires=["doc.ents", "token.tag"],
+    assigns=["doc.ents", "doc._.newsfacts_orgs", "doc._.newsfacts_people"],
+    default_config={"data_dir": None},
+)
+def make_entity_repair(nlp: Language, name: str, data_dir: str | None) -> EntityRepair:
+    return EntityRepair(nlp, Path(data_dir) if data_dir else DATA_DIR)

@@ -1,0 +1,42 @@
+"""Storage schema of newsfacts: SQLModel tables, column types, engine and migrations.
+
+No business logic here; `pipeline.store` reads and writes these tables.
+"""
+
+from models.db import alembic_config, current_revision, head_revision, make_engine, migrate
+from models.tables import (
+    ARTICLE_KINDS,
+    RUN_STATUSES,
+    Article,
+    ExtractionRun,
+    Failure,
+    MoneyFact,
+    OrganizationFact,
+    OrganizationMention,
+    PersonFact,
+    RoleFact,
+    metadata,
+)
+from models.types import ExactDecimal, UTCDateTime, utcnow
+
+__all__ = [
+    "ARTICLE_KINDS",
+    "RUN_STATUSES",
+    "Article",
+    "ExactDecimal",
+    "ExtractionRun",
+    "Failure",
+    "MoneyFact",
+    "OrganizationFact",
+    "OrganizationMention",
+    "PersonFact",
+    "RoleFact",
+    "UTCDateTime",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "metadata",
+    "migrate",
+    "utcnow",
+]

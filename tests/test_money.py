@@ -1,0 +1,86 @@
+"""Money parsing: exact Decimals, ISO currencies, scales, ranges, qualifiers, units."""
+
+from decimal import Decimal
+
+import pytest
+
+from extractors.lexicon import read_json
+from extractors.money import MoneyParser
+
+
+@pytest.fixture(scope="module")
+def parser() -> MoneyParser:
+    return MoneyParser(read_json("currencies.json"))
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "amount", "currency"),
+    [
+        ("a combined $80 billion annual allocation", "$80 billion", "80000000000", "USD"),
+        ("a €5m fine", "€5m", "5000000", "EUR"),
+        ("a £1.2bn deal", "£1.2bn", "1200000000", "GBP"),
+        ("it costs C$100M to build", "C$100M", "100000000", "CAD"),
+        ("worth RM1.5 million", "RM1.5 million", "1500000", "MYR"),
+        ("R4bn for Sars debt collectors", "R4bn", "4000000000", "ZAR"),
+        ("a ¥1,000 note", "¥1,000", "1000", "JPY"),
+        ("US $12 billion in aid", "US $12 billion", "12000000000", "USD"),
+        ("1,234,567.89 dollars", "1,234,567.89 dollars", "1234567.89", "USD"),
+        ("just 95 cents", "95 cents", "0.95", "USD"),
+        ("a loss of -$5 million", "-$5 million", "-5000000", "USD"),
+        ("BRL 5 million", "BRL 5 million", "5000000", "BRL"),
+        ("2 million euros", "2 million euros", "2000000", "EUR"),
+    ],
+)
+def test_single_figures(
+    parser: MoneyParser, text: str, written: str, amount: str, currency: str
+) -> None:
+    [fig] = parser.find(text)
+    assert fig.text == written
+    assert fig.amount == Decimal(amount)
+    assert isinstance(fig.amount, Decimal)
+    assert fig.currency == currency
+    assert text[fig.start : fig.end] == written
+
+
+def test_range_gives_two_figures_with_the_scale_of_the_high_end(parser: MoneyParser) -> None:
+    low, high = parser.find("investment of $40-50 billion")
+    assert (low.amount, low.range) == (Decimal("40000000000"), "low")
+    assert (high.amount, high.range) == (Decimal("50000000000"), "high")
+
+
+def test_range_with_unit(parser: MoneyParser) -> None:
+    low, high = parser.find("increase debt collection by R20bn to R50bn per year.")
+    assert [low.amount, high.amount] == [Decimal("20e9"), Decimal("50e9")]
+    assert low.unit == high.unit == "per year"
+    assert low.currency == "ZAR"
+
+
+def test_from_to_is_two_figures_not_a_range(parser: MoneyParser) -> None:
+    old, new = parser.find("the budget was cut from $5 million to $3 million")
+    assert (old.text, old.range) == ("$5 million", None)
+    assert (new.text, new.range, new.amount) == ("$3 million", None, Decimal("3000000"))
+
+
+def test_qualifier_and_unit(parser: MoneyParser) -> None:
+    [fig] = parser.find("shares closed at nearly US$3.50 a share on Friday")
+    assert (fig.qualifier, fig.unit, fig.amount) == ("nearly", "per share", Decimal("3.50"))
+
+
+def test_bare_dollar_currency_is_a_setting() -> None:
+    canadian = MoneyParser(read_json("currencies.json"), dollar="CAD")
+    [fig] = canadian.find("a $100 million revamp")
+    assert fig.currency == "CAD"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dollar General Corp. shares",
+        "the value of the pound",
+        "billions of dollars",
+        "in 2023",
+        "N95",
+    ],
+)
+def test_no_amount_no_figure(parser: MoneyParser, text: str) -> None:
+    assert parser.find(text) == []
