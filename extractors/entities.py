@@ -26,6 +26,7 @@ Rules, in order (each is data-driven where it names words):
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +148,9 @@ class EntityRepair:
         ents = self._one_sense_per_doc(doc, ents)
         spans = [Span(doc, e.start, e.end, label=e.label) for e in ents if e.end > e.start]
         doc.ents = filter_spans(spans)
-        doc._.newsfacts_orgs = collect_organizations(doc)
-        doc._.newsfacts_people = collect_people(doc)
+        sents = _Sentences(doc)
+        doc._.newsfacts_orgs = collect_organizations(doc, sents)
+        doc._.newsfacts_people = collect_people(doc, sents)
         return doc
 
     # -- rule 1 ---------------------------------------------------------
@@ -198,13 +200,20 @@ class EntityRepair:
     # -- rule 4 ---------------------------------------------------------
     def _split_known_prefix(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         orgs = {_text(doc, e) for e in ents if e.label == "ORG"}
+        titled: dict[str, list[int]] = {}
+        for t in doc:
+            if t.is_title:
+                titled.setdefault(t.text, []).append(t.i)
+        text = doc.text  # built on each access: once here
         out: list[_Ent] = []
         for e in ents:
-            out.extend(self._split_one(doc, e, orgs))
+            out.extend(self._split_one(doc, e, orgs, titled, text))
         return out
 
     @staticmethod
-    def _split_one(doc: Doc, e: _Ent, orgs: set[str]) -> Iterable[_Ent]:
+    def _split_one(
+        doc: Doc, e: _Ent, orgs: set[str], titled: dict[str, list[int]], text: str
+    ) -> Iterable[_Ent]:
         for k in range(e.end - 1, e.start, -1):
             head = _Ent(e.start, k, "ORG")
             if _text(doc, head) not in orgs:
@@ -212,16 +221,14 @@ class EntityRepair:
             rest = doc[k : e.end]
             names_only = all(t.is_title and t.tag_ in PROPER_TAGS for t in rest)
             surname = rest[-1].text
-            reused = any(
-                t.text == surname and not (e.start <= t.i < e.end) for t in doc if t.is_title
-            )
+            reused = any(not (e.start <= i < e.end) for i in titled.get(surname, ()))
             if names_only and len(rest) >= 2 and reused:
                 yield head
                 yield _Ent(k, e.end, "PERSON")
                 return
             # "AI Alliance to Prioritize Safety, Diversity and Collaboration": a known
             # organisation run on into the words of a headline.
-            if not names_only or _in_heading(doc, e):
+            if not names_only or _in_heading(text, doc[e.start].idx, doc[e.end - 1].idx):
                 yield head
                 return
         yield e
@@ -236,9 +243,10 @@ class EntityRepair:
     # -- rule 6 ---------------------------------------------------------
     def _propagate_lists(self, doc: Doc, ents: list[_Ent]) -> None:
         by_start = {e.start: e for e in ents}
+        covered = {k for e in ents for k in range(e.start, e.end)}
         i = 0
         while i < len(doc):
-            items = self._list_at(doc, i, by_start)
+            items = self._list_at(doc, i, by_start, covered)
             if len(items) < 3:
                 i += 1
                 continue
@@ -252,8 +260,9 @@ class EntityRepair:
                         it.label = "ORG"
             i = items[-1].end
 
-    def _list_at(self, doc: Doc, i: int, by_start: dict[int, _Ent]) -> list[_Ent]:
-        covered = {k for e in by_start.values() for k in range(e.start, e.end)}
+    def _list_at(
+        self, doc: Doc, i: int, by_start: dict[int, _Ent], covered: set[int]
+    ) -> list[_Ent]:
         items: list[_Ent] = []
         while True:
             item = self._item_at(doc, i, by_start, covered)
@@ -316,11 +325,11 @@ class EntityRepair:
         return ents + added
 
 
-def _in_heading(doc: Doc, e: _Ent) -> bool:
-    """Whether the entity sits on a line of its own without closing punctuation."""
-    text = doc.text
-    start = text.rfind("\n", 0, doc[e.start].idx) + 1
-    end = text.find("\n", doc[e.end - 1].idx)
+def _in_heading(text: str, first: int, last: int) -> bool:
+    """Whether the characters first..last sit on a line of their own without closing
+    punctuation (a headline or sub-heading)."""
+    start = text.rfind("\n", 0, first) + 1
+    end = text.find("\n", last)
     line = text[start : end if end >= 0 else len(text)].strip()
     return bool(line) and line[-1] not in '.!?:;"”’)' and len(line.split()) <= 15
 
@@ -342,11 +351,22 @@ def _text(doc: Doc, e: _Ent) -> str:
     return doc[e.start : e.end].text
 
 
-def _mention(span: Span) -> Mention:
-    return Mention(span.text, span.start_char, span.end_char, span.sent.text.strip())
+class _Sentences:
+    """Sentence text of a token, from one pass over doc.sents (span.sent rescans)."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.starts: list[int] = []
+        self.texts: list[str] = []
+        for sent in doc.sents:
+            self.starts.append(sent.start)
+            self.texts.append(sent.text.strip())
+
+    def mention(self, span: Span) -> Mention:
+        k = bisect_right(self.starts, span.start) - 1
+        return Mention(span.text, span.start_char, span.end_char, self.texts[max(k, 0)])
 
 
-def collect_organizations(doc: Doc) -> list[Organization]:
+def collect_organizations(doc: Doc, sents: _Sentences) -> list[Organization]:
     """Group ORG entities by alias key; the fullest written form names the group."""
     groups: dict[str, Organization] = {}
     acronyms: dict[str, str] = {}
@@ -358,7 +378,7 @@ def collect_organizations(doc: Doc) -> list[Organization]:
             continue
         key = org_key(name)
         org = groups.setdefault(key, Organization(name=name))
-        org.mentions.append(_mention(ent))
+        org.mentions.append(sents.mention(ent))
         if name not in org.aliases:
             org.aliases.append(name)
         # "New York State Attorney General (NYAG)": the acronym is an alias.
@@ -376,7 +396,7 @@ def collect_organizations(doc: Doc) -> list[Organization]:
     return sorted(groups.values(), key=lambda o: o.mentions[0].start)
 
 
-def collect_people(doc: Doc) -> list[Person]:
+def collect_people(doc: Doc, sents: _Sentences) -> list[Person]:
     """PERSON entities; a later surname-only mention joins the full name."""
     people: dict[str, Person] = {}
     for ent in doc.ents:
@@ -385,7 +405,7 @@ def collect_people(doc: Doc) -> list[Person]:
         name = normalize_person(ent.text)
         if not name or name in stoplist():
             continue
-        people.setdefault(name, Person(name=name)).mentions.append(_mention(ent))
+        people.setdefault(name, Person(name=name)).mentions.append(sents.mention(ent))
     full = [p for p in people.values() if len(p.name.split()) > 1]
     for short in [p for p in people.values() if len(p.name.split()) == 1]:
         owners = [p for p in full if p.name.split()[-1] == short.name]
@@ -400,7 +420,7 @@ def collect_people(doc: Doc) -> list[Person]:
     for token in doc:
         owners = by_surname.get(token.text, [])
         if len(owners) == 1 and token.ent_type_ == "" and token.tag_ in PROPER_TAGS:
-            owners[0].mentions.append(_mention(doc[token.i : token.i + 1]))
+            owners[0].mentions.append(sents.mention(doc[token.i : token.i + 1]))
     for p in people.values():
         p.mentions.sort(key=lambda m: m.start)
     return sorted(people.values(), key=lambda p: p.mentions[0].start)
