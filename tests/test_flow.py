@@ -56,3 +56,21 @@ def test_flow_and_in_process_store_the_same_facts(prefect_harness: None, tmp_pat
     assert a == b
     assert len(a["facts"]) == 2  # type: ignore[arg-type]
     assert a["failures"] == [(sources[2], "fetch")]
+
+
+@pytest.mark.slow
+def test_cli_goes_through_the_flow_when_prefect_is_configured(
+    prefect_harness: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pipeline.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    code = main(["run", "--prefect", "--json", "--db", db, str(SAMPLE / "article.txt")])
+    assert code == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {r["person"] for r in line["roles"]} >= {"Nick Clegg", "Arvind Krishna"}
+    with Store(db) as store:
+        [run_row] = store.runs()
+        assert (run_row.status, run_row.n_ok, run_row.n_failed) == ("finished", 1, 0)
