@@ -34,11 +34,11 @@ from typing import Any
 
 from spacy.language import Language
 from spacy.matcher import Matcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from extractors.facts import Mention, Organization, Person
-from extractors.lexicon import DATA_DIR, read_list, stoplist
+from extractors.lexicon import DATA_DIR, read_json, read_list, stoplist
 
 NAME_LABELS = {"ORG", "PERSON", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT"}
 FINITE_VERB_TAGS = {"VBZ", "VBD", "VBP", "MD"}
@@ -120,9 +120,16 @@ class EntityRepair:
         self.suffixes = set(read_list("org_suffixes.txt", data_dir))
         self.cues = set(read_list("list_cues.txt", data_dir))
         self.stop = stoplist(data_dir)
+        self.type_nouns = set(read_list("org_type_nouns.txt", data_dir))
+        self.nonheads = set(read_list("org_nonheads.txt", data_dir))
+        titles = read_json("titles.json", data_dir)
+        self.title_heads = set(titles["heads"])
         self.matcher = Matcher(nlp.vocab)
         proper: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}, "IS_TITLE": True}
-        proper_any: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}}
+        proper_any: dict[str, Any] = {
+            "TAG": {"IN": sorted(PROPER_TAGS)},
+            "TEXT": {"REGEX": "^[A-Z0-9]"},
+        }
         suffix = {"ORTH": {"IN": sorted(self.suffixes)}}
         self.matcher.add("ORG_SUFFIX", [[proper_any, {**proper_any, "OP": "*"}, suffix]])
         self.matcher.add(
@@ -142,9 +149,12 @@ class EntityRepair:
         ents = [x for e in ents for x in self._trim(doc, e)]
         ents = [x for e in ents for x in self._split_possessive(doc, e)]
         ents = self._add_shapes(doc, ents)
+        ents = self._add_context_cues(doc, ents)
         ents = self._split_known_prefix(doc, ents)
+        ents = [self._extend_of(doc, e) for e in ents]
         ents = [e for e in ents if not self._stopped(doc, e)]
         self._propagate_lists(doc, ents)
+        self._surnames_are_people(doc, ents)
         ents = self._one_sense_per_doc(doc, ents)
         spans = [Span(doc, e.start, e.end, label=e.label) for e in ents if e.end > e.start]
         doc.ents = filter_spans(spans)
@@ -156,15 +166,32 @@ class EntityRepair:
     # -- rule 1 ---------------------------------------------------------
     @staticmethod
     def _trim(doc: Doc, e: _Ent) -> Iterable[_Ent]:
+        """Drop a leading determiner or lower-case word ("nonpartisan Legislative Services
+        Agency"), cut at a finite verb or a line break, split at a parenthesis
+        ("Isis (Institute of ...") and drop names without a capital letter."""
         start, end = e.start, e.end
-        while start < end and doc[start].tag_ == "DT":
-            start += 1
+        if e.label in NAME_LABELS:
+            while start < end and (doc[start].tag_ == "DT" or doc[start].text[:1].islower()):
+                start += 1
+        else:
+            while start < end and doc[start].tag_ == "DT":
+                start += 1
         for i in range(start + 1, end):
             if doc[i].tag_ in FINITE_VERB_TAGS or doc[i].is_space:
                 end = i
                 break
-        if end > start:
-            yield _Ent(start, end, e.label)
+        parts, first = [], start
+        for i in range(start, end):
+            if doc[i].text in ("(", ")", "[", "]"):
+                parts.append((first, i))
+                first = i + 1
+        parts.append((first, end))
+        for a, b in parts:
+            if b <= a:
+                continue
+            if e.label in NAME_LABELS and not any(t.text[:1].isupper() for t in doc[a:b]):
+                continue
+            yield _Ent(a, b, e.label)
 
     # -- rule 2 ---------------------------------------------------------
     @staticmethod
@@ -196,6 +223,62 @@ class EntityRepair:
             else:
                 kept.append(_Ent(s.start, s.end, "ORG"))
         return _dedupe(kept)
+
+    # -- rule 3b: context cues ---------------------------------------------
+    def _add_context_cues(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """A proper-name run is an organisation when the words around it say so:
+        "homelessness charity Shelter", "ChatGPT maker OpenAI", "state-owned Transnet",
+        "a chief technology officer at Etlaq", "the Fianna Fáil party"."""
+        found: list[_Ent] = []
+        i = 0
+        while i < len(doc):
+            if not _is_name_token(doc[i]):
+                i += 1
+                continue
+            j = i
+            while j < len(doc) and _is_name_token(doc[j]):
+                j += 1
+            end = j
+            cue = self._cue_before(doc, i)
+            if j < len(doc) and doc[j].lower_ == "party" and doc[j].tag_ in PROPER_TAGS | {"NN"}:
+                cue = True
+                end = j + 1 if doc[j].text == "Party" else j
+            if cue:
+                found.append(_Ent(i, end, "ORG"))
+            i = j
+        if not found:
+            return ents
+        kept = [e for e in ents if not any(e.start < f.end and f.start < e.end for f in found)]
+        return _dedupe(kept + found)
+
+    def _cue_before(self, doc: Doc, i: int) -> bool:
+        if i == 0:
+            return False
+        prev = doc[i - 1]
+        low = prev.lower_
+        if prev.is_lower and (low in self.type_nouns or low.endswith("maker")):
+            return True
+        if low in ("owned", "backed", "based", "run", "listed", "controlled", "funded"):
+            return i >= 2 and doc[i - 2].text in ("-", "–")
+        if low == "at" and i >= 2:
+            return doc[i - 2].lower_ in self.title_heads
+        return False
+
+    # -- rule 4b: "Authority of Nepal" --------------------------------------
+    def _extend_of(self, doc: Doc, e: _Ent) -> _Ent:
+        """Extend an organisation over "of <Name>": "US Bureau of Engraving and Printing",
+        "Civil Aviation Authority of Nepal", "American Civil Liberties Union of Indiana"."""
+        if e.label != "ORG" or e.end + 1 >= len(doc) or doc[e.end].lower_ != "of":
+            return e
+        if doc[e.end - 1].text not in self.suffixes and doc[e.end + 1].ent_type_ != "GPE":
+            return e
+        k = e.end + 1
+        while k < len(doc) and (
+            _is_name_token(doc[k])
+            or (doc[k].lower_ in ("and", "&") and k + 1 < len(doc) and _is_name_token(doc[k + 1]))
+        ):
+            k += 1
+        return _Ent(e.start, k, "ORG") if k > e.end + 1 else e
 
     # -- rule 4 ---------------------------------------------------------
     def _split_known_prefix(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
@@ -238,7 +321,11 @@ class EntityRepair:
         if e.label not in NAME_LABELS:
             return False
         text = _text(doc, e)
-        return text in self.stop or normalize_org(text) in self.stop
+        if text in self.stop or normalize_org(text) in self.stop:
+            return True
+        last = doc[e.end - 1].lower_
+        last_two = doc[max(e.start, e.end - 2) : e.end].text.lower()
+        return e.label == "ORG" and (last in self.nonheads or last_two in self.nonheads)
 
     # -- rule 6 ---------------------------------------------------------
     def _propagate_lists(self, doc: Doc, ents: list[_Ent]) -> None:
@@ -252,7 +339,7 @@ class EntityRepair:
                 continue
             orgs = sum(1 for it in items if it.label == "ORG")
             cue = self._has_cue(doc, items[0].start)
-            if orgs * 2 >= len(items) or (cue and orgs >= 1):
+            if orgs * 2 >= len(items) or cue:
                 for it in items:
                     if it.label != "ORG":
                         if it not in ents:
@@ -300,11 +387,46 @@ class EntityRepair:
         window = doc[max(0, start - 4) : start]
         return any(t.lower_ in self.cues for t in window)
 
+    # -- rule 6b ------------------------------------------------------------
+    @staticmethod
+    def _surnames_are_people(doc: Doc, ents: list[_Ent]) -> None:
+        """ "Trump" tagged ORG in an article that names Donald Trump is the person."""
+        full = [_text(doc, e).split() for e in ents if e.label == "PERSON"]
+        names = {" ".join(w) for w in full if len(w) > 1}
+        surnames = {w[-1] for w in full if len(w) > 1}
+        # "Samson Mokoena ... Mokoena said": people are referred to by their last name
+        # alone, organisations are not ("Goldman Sachs" -> "Goldman").
+        alone: dict[str, int] = {}
+        inside = {i for e in ents if e.end - e.start > 1 for i in range(e.start, e.end)}
+        places = {t.text for t in doc if t.ent_type_ in ("GPE", "LOC", "NORP")}
+        for t in doc:
+            if t.is_title and t.i not in inside:
+                alone[t.text] = alone.get(t.text, 0) + 1
+        for e in ents:
+            words = doc[e.start : e.end]
+            if (
+                e.label == "ORG"
+                and 2 <= len(words) <= 3
+                and all(t.is_title and t.is_alpha and t.tag_ in PROPER_TAGS for t in words)
+                and alone.get(words[-1].text, 0) > 0
+                and words[-1].text not in places
+                and alone.get(words[0].text, 0) == 0
+            ):
+                surnames.add(words[-1].text)
+                names.add(words.text)
+        for e in ents:
+            text = normalize_person(_text(doc, e))
+            if e.label == "ORG" and (text in surnames or text in names):
+                e.label = "PERSON"
+
     # -- rule 7 ---------------------------------------------------------
     @staticmethod
     def _one_sense_per_doc(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         ents = [e for e in ents if e.label]
         org_names = {normalize_org(_text(doc, e)) for e in ents if e.label == "ORG"}
+        # A full name the model tags as a person stays a person; a single word does not.
+        person_names = {normalize_person(_text(doc, e)) for e in ents if e.label == "PERSON"}
+        org_names -= {n for n in person_names if " " in n}
         for e in ents:
             if e.label in NAME_LABELS and normalize_org(_text(doc, e)) in org_names:
                 e.label = "ORG"
@@ -332,6 +454,10 @@ def _in_heading(text: str, first: int, last: int) -> bool:
     end = text.find("\n", last)
     line = text[start : end if end >= 0 else len(text)].strip()
     return bool(line) and line[-1] not in '.!?:;"”’)' and len(line.split()) <= 15
+
+
+def _is_name_token(t: Token) -> bool:
+    return t.tag_ in PROPER_TAGS and (t.is_title or t.is_upper or t.text[:1].isupper())
 
 
 def _overlaps(e: _Ent, s: Span) -> bool:

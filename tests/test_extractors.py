@@ -187,3 +187,53 @@ def test_organisation_run_into_a_headline_is_cut_back(nlp: Language) -> None:
     )
     orgs = facts(nlp, text).organizations
     assert [(o.name, len(o.mentions)) for o in orgs] == [("AI Alliance", 3)]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("The homelessness charity Shelter welcomed the plan on Monday.", "Shelter"),
+        ("ChatGPT maker OpenAI is reportedly working on agents.", "OpenAI"),
+        ("The pipeline would be built by the state-owned Transnet on the coast.", "Transnet"),
+        ("Said Mansour, a chief technology officer at Etlaq, declined to comment.", "Etlaq"),
+        ("Voters backed the dominant Fianna Fáil party in the election.", "Fianna Fáil"),
+    ],
+)
+def test_context_words_make_a_name_an_organisation(nlp: Language, text: str, org: str) -> None:
+    assert org in org_names(nlp, text)
+
+
+def test_lower_case_words_before_an_organisation_are_trimmed(nlp: Language) -> None:
+    text = (
+        "Revenue will grow 5.4% in the first year, the nonpartisan Legislative Services "
+        "Agency said."
+    )
+    assert org_names(nlp, text) == ["Legislative Services Agency"]
+
+
+def test_organisation_extends_over_of_and_keeps_its_acronym(nlp: Language) -> None:
+    text = "The Civil Aviation Authority of Nepal (CAAN) said the plane landed safely."
+    [org] = facts(nlp, text).organizations
+    assert org.name == "Civil Aviation Authority of Nepal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Requests under the Access to Information Act took months.",
+        "Designers gathered for London Fashion Week in September.",
+        "He spoke at the World Governments Summit in Dubai.",
+    ],
+)
+def test_laws_and_events_are_not_organisations(nlp: Language, text: str) -> None:
+    assert org_names(nlp, text) == []
+
+
+def test_a_surname_is_the_person_not_an_organisation(nlp: Language) -> None:
+    text = (
+        "Claudia Sheinbaum met officials on Monday. "
+        "Sheinbaum said the tariffs would hurt both economies."
+    )
+    f = facts(nlp, text)
+    assert "Sheinbaum" not in {o.name for o in f.organizations}
+    assert [p.name for p in f.people] == ["Claudia Sheinbaum"]
