@@ -16,15 +16,15 @@ writing uses across publishers:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 
 from extractors.entities import normalize_org, normalize_person
 from extractors.facts import Person, Role
-from extractors.lexicon import DATA_DIR, read_json
+from extractors.lexicon import DATA_DIR
+from extractors.titles import Title, TitleFinder
 
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
 BREAK_TAGS = {"VBZ", "VBD", "VBP", "MD", "IN", "CC", "WDT", "WP", ",", ".", ":", "-LRB-", "-RRB-"}
@@ -36,24 +36,15 @@ if not Doc.has_extension("newsfacts_roles"):
     Doc.set_extension("newsfacts_roles", default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class _Title:
-    start: int
-    end: int
-    text: str
-
-
 class RoleFinder:
     def __init__(self, data_dir: Path = DATA_DIR) -> None:
-        data = read_json("titles.json", data_dir)
-        self.heads = set(data["heads"])
-        self.modifiers = set(data["modifiers"])
-        self.led_verbs: dict[str, str] = data["led_verbs"]
+        self.titles = TitleFinder(data_dir)
+        self.led_verbs = self.titles.led_verbs
+        self.honorifics = self.titles.honorifics
 
     def __call__(self, doc: Doc) -> Doc:
         people: list[Person] = doc._.newsfacts_people or []
         names = {m.start: p.name for p in people for m in p.mentions}
-        self._names = names
         persons = {e.start: e for e in doc.ents if e.label_ == "PERSON"}
         orgs_by_end = {e.end: e for e in doc.ents if e.label_ == "ORG"}
         orgs_by_start = {e.start: e for e in doc.ents if e.label_ == "ORG"}
@@ -62,10 +53,10 @@ class RoleFinder:
         def add(
             person: Span, title: str, org: Span | None, first: int, last: int, how: str
         ) -> None:
-            name = self._names.get(person.start_char) or normalize_person(person.text)
+            name = names.get(person.start_char) or normalize_person(person.text)
             org_name = normalize_org(org.text) if org is not None else None
             title = " ".join(title.split())
-            if not name or not title:
+            if not name or not title or (" " not in name and name not in names.values()):
                 return
             key = (name, title.lower(), org_name)
             if key not in roles:
@@ -80,26 +71,30 @@ class RoleFinder:
                     pattern=how,
                 )
 
-        for title in self._titles(doc):
+        for title in self.titles.find(doc):
+            after = self._skip_honorifics(doc, title.end)
             # "<ORG> <title> <PERSON>" / "<ORG>'s <title> <PERSON>" / "<title> <PERSON>"
-            if title.end in persons:
-                person = persons[title.end]
+            if after in persons:
+                person = persons[after]
                 org = _org_before(doc, title.start, orgs_by_end)
                 first = org.start if org is not None else title.start
-                add(person, title.text, org, first, person.end, "premodifier")
+                for part in title.parts:
+                    add(person, part, org, first, person.end, "premodifier")
                 continue
             # "<title> at <ORG> <PERSON>"
             if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
-                org = orgs_by_start.get(title.end + 1) or orgs_by_start.get(title.end + 2)
+                org = _org_after(doc, title.end + 1, orgs_by_start)
                 if org is not None and org.end in persons:
                     named = persons[org.end]
-                    add(named, title.text, org, title.start, named.end, "title_at_org")
+                    for part in title.parts:
+                        add(named, part, org, title.start, named.end, "title_at_org")
                     continue
-            # "<PERSON>, [the] [<ORG>['s]] <title> [at <ORG>]"
-            holder, at = self._appositive(doc, title, orgs_by_end, orgs_by_start)
+            # "<PERSON>, [a] [<ORG>['s]] <title> [at <ORG>]"
+            holder, at = self._appositive(doc, title, orgs_by_end, orgs_by_start, persons)
             if holder is not None:
                 first, last = holder.start, max(title.end, at.end if at is not None else 0)
-                add(holder, title.text, at, first, last, "appositive")
+                for part in title.parts:
+                    add(holder, part, at, first, last, "appositive")
 
         for person in persons.values():
             self._role_as(doc, person, orgs_by_start, add)
@@ -107,45 +102,19 @@ class RoleFinder:
         doc._.newsfacts_roles = sorted(roles.values(), key=lambda r: r.start)
         return doc
 
-    def _titles(self, doc: Doc) -> list[_Title]:
-        """Runs of title words ending on a head word, plus "of <lower-case words>"."""
-        found = []
-        i = 0
-        words = self.heads | self.modifiers
-        while i < len(doc):
-            tok = doc[i]
-            if tok.lower_ not in words or tok.ent_type_ in ("PERSON", "ORG"):
-                i += 1
-                continue
-            j, last_head = i, -1
-            while j < len(doc) and doc[j].ent_type_ not in ("PERSON", "ORG"):
-                low = doc[j].lower_
-                if low in self.heads:
-                    last_head = j
-                elif low not in self.modifiers and not (low == "-" and j > i):
-                    break
-                j += 1
-            if last_head < 0:
-                i = j if j > i else i + 1
-                continue
-            end = last_head + 1
-            # "head of global affairs": of/for + lower-case words that are not an organisation
-            if end + 1 < len(doc) and doc[end].lower_ in ("of", "for"):
-                k = end + 1
-                while k < len(doc) and k - end <= 4 and _is_lower_word(doc[k]):
-                    k += 1
-                if k > end + 1:
-                    end = k
-            found.append(_Title(i, end, doc[i:end].text))
-            i = end
-        return found
+    def _skip_honorifics(self, doc: Doc, i: int) -> int:
+        """'Prime Minister Datuk Seri Anwar Ibrahim': the name starts after the honorifics."""
+        while i < len(doc) and doc[i].lower_.rstrip(".") in self.honorifics | {"seri"}:
+            i += 1
+        return i
 
     def _appositive(
         self,
         doc: Doc,
-        title: _Title,
+        title: Title,
         orgs_by_end: dict[int, Span],
         orgs_by_start: dict[int, Span],
+        persons: dict[int, Span],
     ) -> tuple[Span | None, Span | None]:
         k = title.start
         org = _org_before(doc, k, orgs_by_end)
@@ -155,14 +124,11 @@ class RoleFinder:
             k -= 1
         if k < 2 or doc[k - 1].text != ",":
             return None, None
-        before = doc[k - 2]
-        person = next((e for e in doc.ents if e.label_ == "PERSON" and e.end == before.i + 1), None)
+        person = next((p for p in persons.values() if p.end == k - 1), None)
         if person is None:
             return None, None
         if org is None and title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
-            org = orgs_by_start.get(title.end + 1) or orgs_by_start.get(title.end + 2)
-            if org is not None and org.start == title.end + 2 and doc[title.end + 1].tag_ != "DT":
-                org = None
+            org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
 
     @staticmethod
@@ -197,15 +163,22 @@ class RoleFinder:
             add(person, role, org, person.start, org.end, "led_by")
 
 
+def _org_after(doc: Doc, i: int, orgs_by_start: dict[int, Span]) -> Span | None:
+    """The organisation a few words after an 'at': "at Danish investment company Saxo Bank"."""
+    for k in range(i, min(i + 5, len(doc))):
+        if k in orgs_by_start:
+            return orgs_by_start[k]
+        tok = doc[k]
+        if tok.is_punct or tok.ent_type_ in ("PERSON", "GPE") or tok.tag_ in ("IN", "VBD", "VBZ"):
+            return None
+    return None
+
+
 def _org_before(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     """The organisation right before token i: "<ORG> ..." or "<ORG>'s ..."."""
     if i > 0 and doc[i - 1].tag_ == "POS":
         i -= 1
     return orgs_by_end.get(i)
-
-
-def _is_lower_word(t: Token) -> bool:
-    return t.is_lower and t.is_alpha and t.tag_ in ("JJ", "NN", "NNS", "VBG") and t.ent_type_ == ""
 
 
 @Language.factory(

@@ -1,0 +1,124 @@
+"""Role titles in text: "chief executive", "head of global affairs", "Sen.",
+"senior North American economist", "director and senior economist".
+
+A title is a run of title words (data/titles.json: modifiers, lower-case nouns and
+adjectives, nationality words) that ends on a head word, optionally followed by
+"of"/"for" and a few lower-case words. "and" joins two titles of one person.
+Hyphenated compounds ("co-founder", "Editor-in-Chief") count as one word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacy.tokens import Doc, Token
+
+from extractors.lexicon import DATA_DIR, read_json
+
+FILLER_TAGS = {"JJ", "NN", "NNS", "VBN"}
+
+
+@dataclass(frozen=True, slots=True)
+class Title:
+    start: int
+    end: int
+    text: str
+    parts: tuple[str, ...]  # "director and senior economist" -> two titles
+
+
+class TitleFinder:
+    def __init__(self, data_dir: Path = DATA_DIR) -> None:
+        data = read_json("titles.json", data_dir)
+        self.heads = set(data["heads"])
+        self.modifiers = set(data["modifiers"])
+        self.led_verbs: dict[str, str] = data["led_verbs"]
+        self.honorifics = {h.lower() for h in data["honorifics"]}
+
+    def find(self, doc: Doc) -> list[Title]:
+        found: list[Title] = []
+        i = 0
+        while i < len(doc):
+            title = self.title_at(doc, i)
+            if title is None:
+                i += 1
+                continue
+            found.append(title)
+            i = title.end
+        return found
+
+    def _word(self, doc: Doc, i: int) -> tuple[str, int]:
+        """The word at token i and where it ends: 'co-founder' and 'Editor-in-Chief' are one."""
+        k = i + 1
+        while (
+            k + 1 < len(doc)
+            and doc[k].text in ("-", "–")
+            and doc[k - 1].whitespace_ == ""
+            and doc[k].whitespace_ == ""
+            and doc[k + 1].is_alpha
+        ):
+            k += 2
+        return doc[i:k].text.lower(), k
+
+    def _is_head(self, word: str) -> bool:
+        return word in self.heads or word.split("-")[-1] in self.heads
+
+    def _is_modifier(self, word: str) -> bool:
+        return word in self.modifiers or all(w in self.modifiers for w in word.split("-"))
+
+    def title_at(self, doc: Doc, i: int) -> Title | None:
+        parts: list[tuple[int, int]] = []
+        start = i
+        while True:
+            part = self._one_title(doc, i)
+            if part is None:
+                break
+            parts.append(part)
+            i = part[1]
+            # "director and senior economist", "senior vice president and head of hotels"
+            if i + 1 < len(doc) and doc[i].lower_ in ("and", "&"):
+                nxt = self._one_title(doc, i + 1)
+                if nxt is not None:
+                    i += 1
+                    continue
+            break
+        if not parts:
+            return None
+        texts = tuple(doc[a:b].text for a, b in parts)
+        return Title(start, parts[-1][1], " and ".join(texts), texts)
+
+    def _one_title(self, doc: Doc, i: int) -> tuple[int, int] | None:
+        j, last_head = i, -1
+        while j < len(doc) and j - i < 8:
+            tok = doc[j]
+            if tok.ent_type_ in ("PERSON", "ORG", "GPE") or (tok.is_punct and tok.text not in "-–"):
+                break
+            word, k = self._word(doc, j)
+            if self._is_head(word):
+                last_head = k
+            elif not (
+                self._is_modifier(word)
+                or tok.ent_type_ == "NORP"
+                or (tok.is_lower and tok.tag_ in FILLER_TAGS and j > i)
+            ):
+                break
+            j = k
+        if last_head < 0 or not _starts_title(doc[i]):
+            return None
+        end = last_head
+        # "head of global affairs": of/for + lower-case words that are not an organisation
+        if end + 1 < len(doc) and doc[end].lower_ in ("of", "for"):
+            k = end + 1
+            while k < len(doc) and k - end <= 4 and _is_lower_word(doc[k]):
+                k += 1
+            if k > end + 1:
+                end = k
+        return i, end
+
+
+def _starts_title(tok: Token) -> bool:
+    return tok.tag_ not in ("DT", "PRP$", "IN", "CC")
+
+
+def _is_lower_word(t: Token) -> bool:
+    return t.is_lower and t.is_alpha and t.tag_ in ("JJ", "NN", "NNS", "VBG") and t.ent_type_ == ""
