@@ -39,6 +39,7 @@ from spacy.util import filter_spans
 
 from extractors.facts import Mention, Organization, Person
 from extractors.lexicon import DATA_DIR, read_json, read_list, stoplist
+from extractors.titles import TitleFinder
 
 NAME_LABELS = {"ORG", "PERSON", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "LOC", "EVENT"}
 FINITE_VERB_TAGS = {"VBZ", "VBD", "VBP", "MD"}
@@ -124,6 +125,7 @@ class EntityRepair:
         self.nonheads = set(read_list("org_nonheads.txt", data_dir))
         titles = read_json("titles.json", data_dir)
         self.title_heads = set(titles["heads"])
+        self.titles = TitleFinder(data_dir)
         self.matcher = Matcher(nlp.vocab)
         proper: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}, "IS_TITLE": True}
         proper_any: dict[str, Any] = {
@@ -239,7 +241,7 @@ class EntityRepair:
             while j < len(doc) and _is_name_token(doc[j]):
                 j += 1
             end = j
-            cue = self._cue_before(doc, i)
+            cue = self._cue_before(doc, i) or self._before_title_and_name(doc, j)
             if j < len(doc) and doc[j].lower_ == "party" and doc[j].tag_ in PROPER_TAGS | {"NN"}:
                 cue = True
                 end = j + 1 if doc[j].text == "Party" else j
@@ -250,6 +252,17 @@ class EntityRepair:
             return ents
         kept = [e for e in ents if not any(e.start < f.end and f.start < e.end for f in found)]
         return _dedupe(kept + found)
+
+    def _before_title_and_name(self, doc: Doc, j: int) -> bool:
+        """ "Sars commissioner Edward Kieswetter", "PSPC spokesperson Michèle LaRose": a name
+        right before a title that is right before a person names the employer."""
+        title = self.titles.title_at(doc, j)
+        if title is None or title.end >= len(doc) or doc[j - 1].ent_type_ in ("GPE", "NORP"):
+            return False
+        k = title.end
+        while k < len(doc) and doc[k].lower_.rstrip(".") in self.titles.honorifics:
+            k += 1
+        return k < len(doc) and doc[k].ent_type_ == "PERSON" and doc[k].ent_iob_ == "B"
 
     def _cue_before(self, doc: Doc, i: int) -> bool:
         if i == 0:
@@ -267,8 +280,20 @@ class EntityRepair:
     # -- rule 4b: "Authority of Nepal" --------------------------------------
     def _extend_of(self, doc: Doc, e: _Ent) -> _Ent:
         """Extend an organisation over "of <Name>": "US Bureau of Engraving and Printing",
-        "Civil Aviation Authority of Nepal", "American Civil Liberties Union of Indiana"."""
-        if e.label != "ORG" or e.end + 1 >= len(doc) or doc[e.end].lower_ != "of":
+        "Civil Aviation Authority of Nepal", "American Civil Liberties Union of Indiana";
+        and over a country right after it: "Indeed Canada", "Athena Advisers Portugal"."""
+        if e.label != "ORG" or e.end + 1 >= len(doc):
+            return e
+        nxt = doc[e.end]
+        if (
+            nxt.ent_type_ == "GPE"
+            and nxt.ent_iob_ == "B"
+            and doc[e.end - 1].whitespace_
+            and (e.end + 1 >= len(doc) or doc[e.end + 1].ent_iob_ != "I")
+            and not _is_name_token(doc[e.end + 1])
+        ):
+            return _Ent(e.start, e.end + 1, "ORG")
+        if nxt.lower_ != "of":
             return e
         if doc[e.end - 1].text not in self.suffixes and doc[e.end + 1].ent_type_ != "GPE":
             return e

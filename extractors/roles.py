@@ -89,6 +89,14 @@ class RoleFinder:
                     for part in title.parts:
                         add(named, part, org, title.start, named.end, "title_at_org")
                     continue
+            # "<ORG>'s chief economist, <PERSON>" / "the company's CEO, <PERSON>"
+            if title.end + 1 < len(doc) and doc[title.end].text == "," and title.end + 1 in persons:
+                named = persons[title.end + 1]
+                org = _org_before(doc, title.start, orgs_by_end)
+                first = org.start if org is not None else title.start
+                for part in title.parts:
+                    add(named, part, org, first, named.end, "title_comma_name")
+                continue
             # "<PERSON>, [a] [<ORG>['s]] <title> [at <ORG>]"
             holder, at = self._appositive(doc, title, orgs_by_end, orgs_by_start, persons)
             if holder is not None:
@@ -97,6 +105,7 @@ class RoleFinder:
                     add(holder, part, at, first, last, "appositive")
 
         for person in persons.values():
+            self._who_is(doc, person, orgs_by_start, add)
             self._role_as(doc, person, orgs_by_start, add)
             self._led_by(doc, person, orgs_by_start, add)
         doc._.newsfacts_roles = sorted(roles.values(), key=lambda r: r.start)
@@ -130,6 +139,29 @@ class RoleFinder:
         if org is None and title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
+
+    def _who_is(self, doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
+        """ "<PERSON>, who ... is now CEO of <ORG>" / "<PERSON>, who heads <ORG>"."""
+        i = person.end
+        if i + 2 >= len(doc) or doc[i].text != "," or doc[i + 1].lower_ != "who":
+            return
+        k = i + 2
+        while k < min(len(doc), i + 16) and doc[k].text not in (".", ";", "”", '"'):
+            if doc[k].lower_ in ("is", "was", "became", "as") or doc[k].tag_ in ("VBZ", "VBD"):
+                j = k + 1
+                while j < len(doc) and doc[j].lower_ in ("now", "also", "currently", "still"):
+                    j += 1
+                while j < len(doc) and doc[j].tag_ in ("DT", "PRP$"):
+                    j += 1
+                title = self.titles.title_at(doc, j)
+                if title is not None:
+                    org = None
+                    if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
+                        org = _org_after(doc, title.end + 1, orgs_by_start)
+                    for part in title.parts:
+                        add(person, part, org, person.start, title.end, "who_is")
+                    return
+            k += 1
 
     @staticmethod
     def _role_as(doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
@@ -175,9 +207,12 @@ def _org_after(doc: Doc, i: int, orgs_by_start: dict[int, Span]) -> Span | None:
 
 
 def _org_before(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
-    """The organisation right before token i: "<ORG> ..." or "<ORG>'s ..."."""
+    """The organisation right before token i: "<ORG> ...", "<ORG>'s ..." or
+    "<ORG> (<ACRONYM>) ..."."""
     if i > 0 and doc[i - 1].tag_ == "POS":
         i -= 1
+    if i > 2 and doc[i - 1].text == ")" and doc[i - 3].text == "(":
+        i -= 3
     return orgs_by_end.get(i)
 
 

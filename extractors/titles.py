@@ -84,7 +84,7 @@ class TitleFinder:
             break
         if not parts:
             return None
-        texts = tuple(doc[a:b].text for a, b in parts)
+        texts = tuple(_title_text(doc, a, b) for a, b in parts)
         return Title(start, parts[-1][1], " and ".join(texts), texts)
 
     def _one_title(self, doc: Doc, i: int) -> tuple[int, int] | None:
@@ -99,21 +99,47 @@ class TitleFinder:
             elif not (
                 self._is_modifier(word)
                 or tok.ent_type_ == "NORP"
-                or (tok.is_lower and tok.tag_ in FILLER_TAGS and j > i)
+                or (tok.is_lower and tok.tag_ in FILLER_TAGS and (j > i or _after_name(doc, i)))
             ):
                 break
             j = k
         if last_head < 0 or not _starts_title(doc[i]):
             return None
         end = last_head
-        # "head of global affairs": of/for + lower-case words that are not an organisation
+        # "head of global affairs", "minister of mines and energy", "Secretary of State":
+        # of/for + lower-case words (title-case after a title-case head), not an organisation
         if end + 1 < len(doc) and doc[end].lower_ in ("of", "for"):
+            titled = doc[end - 1].is_title
             k = end + 1
-            while k < len(doc) and k - end <= 4 and _is_lower_word(doc[k]):
-                k += 1
-            if k > end + 1:
+            while k < len(doc) and k - end <= 5:
+                tok = doc[k]
+                if (
+                    _is_lower_word(tok)
+                    or (titled and tok.is_title and tok.ent_type_ == "")
+                    or (tok.lower_ == "and" and k + 1 < len(doc) and _is_lower_word(doc[k + 1]))
+                ):
+                    k += 1
+                else:
+                    break
+            if k > end + 1 and doc[k - 1].lower_ != "and":
                 end = k
         return i, end
+
+
+def _after_name(doc: Doc, i: int) -> bool:
+    """Token i follows an organisation name: "Transnet pipelines executive"."""
+    if i == 0:
+        return False
+    prev = doc[i - 1]
+    return prev.ent_type_ == "ORG" or prev.tag_ in ("NNP", "NNPS", "POS") or prev.text == ")"
+
+
+def _title_text(doc: Doc, a: int, b: int) -> str:
+    """The title as written, without a leading nationality ('former Irish ambassador' keeps
+    'former', drops 'Irish': the country is not part of the position)."""
+    words = [t for t in doc[a:b] if not (t.ent_type_ == "NORP" and t.i < b - 1)]
+    text = "".join(t.text_with_ws for t in words).strip()
+    return text or doc[a:b].text
 
 
 def _starts_title(tok: Token) -> bool:
