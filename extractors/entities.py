@@ -89,6 +89,7 @@ class _Ent:
     start: int
     end: int
     label: str
+    strong: bool = False  # labelled ORG by a rule, not only by the model
 
 
 def normalize_org(text: str) -> str:
@@ -223,7 +224,7 @@ class EntityRepair:
             if containing and containing[0].label == "ORG":
                 kept.append(containing[0])
             else:
-                kept.append(_Ent(s.start, s.end, "ORG"))
+                kept.append(_Ent(s.start, s.end, "ORG", strong=True))
         return _dedupe(kept)
 
     # -- rule 3b: context cues ---------------------------------------------
@@ -246,7 +247,7 @@ class EntityRepair:
                 cue = True
                 end = j + 1 if doc[j].text == "Party" else j
             if cue:
-                found.append(_Ent(i, end, "ORG"))
+                found.append(_Ent(i, end, "ORG", strong=True))
             i = j
         if not found:
             return ents
@@ -370,6 +371,7 @@ class EntityRepair:
                         if it not in ents:
                             ents.append(it)
                         it.label = "ORG"
+                        it.strong = True
             i = items[-1].end
 
     def _list_at(
@@ -441,7 +443,7 @@ class EntityRepair:
                 names.add(words.text)
         for e in ents:
             text = normalize_person(_text(doc, e))
-            if e.label == "ORG" and (text in surnames or text in names):
+            if e.label == "ORG" and not e.strong and (text in surnames or text in names):
                 e.label = "PERSON"
 
     # -- rule 7 ---------------------------------------------------------
@@ -449,9 +451,11 @@ class EntityRepair:
     def _one_sense_per_doc(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         ents = [e for e in ents if e.label]
         org_names = {normalize_org(_text(doc, e)) for e in ents if e.label == "ORG"}
-        # A full name the model tags as a person stays a person; a single word does not.
+        # A full name the model tags as a person stays a person, unless a rule found it to
+        # be an organisation ("the Fianna Fáil party"); a single word does not.
+        strong = {normalize_org(_text(doc, e)) for e in ents if e.label == "ORG" and e.strong}
         person_names = {normalize_person(_text(doc, e)) for e in ents if e.label == "PERSON"}
-        org_names -= {n for n in person_names if " " in n}
+        org_names -= {n for n in person_names if " " in n} - strong
         for e in ents:
             if e.label in NAME_LABELS and normalize_org(_text(doc, e)) in org_names:
                 e.label = "ORG"

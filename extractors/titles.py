@@ -121,7 +121,9 @@ class TitleFinder:
                     k += 1
                 else:
                     break
-            if k > end + 1 and doc[k - 1].lower_ != "and":
+            # "CEO of launch startup Phantom Space": the words describe the organisation
+            followed_by_org = k < len(doc) and doc[k].ent_type_ == "ORG"
+            if k > end + 1 and doc[k - 1].lower_ != "and" and not followed_by_org:
                 end = k
         return i, end
 
