@@ -158,6 +158,7 @@ class EntityRepair:
         ents = [e for e in ents if not self._stopped(doc, e)]
         self._propagate_lists(doc, ents)
         self._surnames_are_people(doc, ents)
+        ents = self._places_by_majority(doc, ents)
         ents = self._one_sense_per_doc(doc, ents)
         spans = [Span(doc, e.start, e.end, label=e.label) for e in ents if e.end > e.start]
         doc.ents = filter_spans(spans)
@@ -258,7 +259,12 @@ class EntityRepair:
         """ "Sars commissioner Edward Kieswetter", "PSPC spokesperson Michèle LaRose": a name
         right before a title that is right before a person names the employer."""
         title = self.titles.title_at(doc, j)
-        if title is None or title.end >= len(doc) or doc[j - 1].ent_type_ in ("GPE", "NORP"):
+        if title is None or title.end >= len(doc):
+            return False
+        start = j
+        while start > 0 and _is_name_token(doc[start - 1]):
+            start -= 1
+        if all(t.ent_type_ in ("GPE", "NORP") for t in doc[start:j]):
             return False
         k = title.end
         while k < len(doc) and doc[k].lower_.rstrip(".") in self.titles.honorifics:
@@ -349,9 +355,15 @@ class EntityRepair:
         text = _text(doc, e)
         if text in self.stop or normalize_org(text) in self.stop:
             return True
+        if e.label != "ORG":
+            return False
         last = doc[e.end - 1].lower_
         last_two = doc[max(e.start, e.end - 2) : e.end].text.lower()
-        return e.label == "ORG" and (last in self.nonheads or last_two in self.nonheads)
+        if last in self.nonheads or last_two in self.nonheads:
+            return True
+        # "Register of Members", "State Opening of Parliament": the head is before "of"
+        words = [t.lower_ for t in doc[e.start : e.end]]
+        return "of" in words[1:] and words[words.index("of") - 1] in self.nonheads
 
     # -- rule 6 ---------------------------------------------------------
     def _propagate_lists(self, doc: Doc, ents: list[_Ent]) -> None:
@@ -420,7 +432,7 @@ class EntityRepair:
         """ "Trump" tagged ORG in an article that names Donald Trump is the person."""
         full = [_text(doc, e).split() for e in ents if e.label == "PERSON"]
         names = {" ".join(w) for w in full if len(w) > 1}
-        surnames = {w[-1] for w in full if len(w) > 1}
+        surnames = {w[-1] for w in full if len(w) > 1} | {w[0] for w in full if len(w) > 1}
         # "Samson Mokoena ... Mokoena said": people are referred to by their last name
         # alone, organisations are not ("Goldman Sachs" -> "Goldman").
         alone: dict[str, int] = {}
@@ -445,6 +457,26 @@ class EntityRepair:
             text = normalize_person(_text(doc, e))
             if e.label == "ORG" and not e.strong and (text in surnames or text in names):
                 e.label = "PERSON"
+
+    # -- rule 6c ------------------------------------------------------------
+    @staticmethod
+    def _places_by_majority(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """A name the model tags as a place more often than as an organisation is a place
+        ("Galway", "Lisbon"), unless a rule made it an organisation."""
+        votes: dict[str, list[int]] = {}
+        for e in ents:
+            key = normalize_org(_text(doc, e))
+            v = votes.setdefault(key, [0, 0])
+            if e.label == "ORG":
+                v[0] += 1
+            elif e.label in ("GPE", "LOC", "FAC"):
+                v[1] += 1
+        places = {k for k, (org, place) in votes.items() if place > org}
+        return [
+            e
+            for e in ents
+            if not (e.label == "ORG" and not e.strong and normalize_org(_text(doc, e)) in places)
+        ]
 
     # -- rule 7 ---------------------------------------------------------
     @staticmethod
