@@ -20,8 +20,9 @@ from spacy.tokens import Doc
 from extractors.facts import Money
 from extractors.lexicon import DATA_DIR, read_json
 
-if not Doc.has_extension("newsfacts_money"):
-    Doc.set_extension("newsfacts_money", default=None)
+for _name in ("newsfacts_money", "newsfacts_dollar"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
 
 NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 CONTEXT_LEFT_TAGS = {"JJ", "JJR", "JJS", "VBN", "NN", "NNS", "NNP", "NNPS", "CD", "HYPH"}
@@ -53,7 +54,7 @@ class MoneyParser:
         prefix = _alternation([*self.prefixes, *self.codes])
         scale = _alternation(list(self.scales))
         word = _alternation([*self.words, *self.subunits])
-        amount = rf"(?:{NUMBER})(?:\s?(?i:{scale})\b)?"
+        amount = rf"(?:{NUMBER})(?:[\s-]?(?i:{scale})\b)?"
         # A prefix that is a letter ("R", "RM", "USD") must not be the end of a word.
         pre = rf"(?<![A-Za-z])(?P<cur>{prefix})\s?"
         self.prefixed = re.compile(
@@ -66,7 +67,14 @@ class MoneyParser:
             rf"\s(?P<word>{word})\b",
             re.IGNORECASE,
         )
-        self.scale_re = re.compile(rf"^(?P<n>{NUMBER})\s?(?P<s>{scale})?$", re.IGNORECASE)
+        self.scale_re = re.compile(rf"^(?P<n>{NUMBER})[\s-]?(?P<s>{scale})?$", re.IGNORECASE)
+        countries: dict[str, list[str]] = {
+            k: v for k, v in data.get("dollar_countries", {}).items() if not k.startswith("_")
+        }
+        self.dollar_words = {
+            code: re.compile(rf"(?<!\w)(?:{_alternation(words)})(?!\w)")
+            for code, words in countries.items()
+        }
         self.qualifier_re = re.compile(rf"\b({_alternation(self.qualifiers)})\s*$", re.IGNORECASE)
         self.unit_re = re.compile(
             rf"^\s(?:a|an|per|each)\s({_alternation(self.units)})\b", re.IGNORECASE
@@ -86,12 +94,24 @@ class MoneyParser:
             value = value.scaleb(self.scales[scale.lower()])
         return _plain(value), bool(scale)
 
-    def find(self, text: str) -> list[Money]:
+    def dollar_of(self, text: str, default: str) -> str:
+        """The dollar a bare '$' means in this story: Canadian words outnumbering US words
+        in a Canadian story make it CAD, and so on; otherwise the default."""
+        counts = {code: len(rx.findall(text)) for code, rx in self.dollar_words.items()}
+        us = counts.pop("USD", 0)
+        best = max(counts, key=lambda c: counts[c], default=None)
+        if best is not None and counts[best] >= 3 and counts[best] > us:
+            return best
+        return default
+
+    def find(self, text: str, dollar: str | None = None) -> list[Money]:
         found: list[Money] = []
+        bare = dollar or self.prefixes["$"]
         taken: list[tuple[int, int]] = []
         for m in self.prefixed.finditer(text):
             cur = m.group("cur").strip()
-            currency = self.prefixes.get(cur) or (cur if cur in self.codes else None)
+            currency = bare if cur == "$" else self.prefixes.get(cur)
+            currency = currency or (cur if cur in self.codes else None)
             if m.group("code"):
                 currency = m.group("code")
             if currency is None:
@@ -218,12 +238,20 @@ def context_window(doc: Doc, start_char: int, end_char: int) -> str:
 
 
 class MoneyFinder:
-    def __init__(self, data_dir: Path = DATA_DIR, dollar: str = "USD") -> None:
+    def __init__(self, data_dir: Path = DATA_DIR, dollar: str = "USD", infer: bool = True) -> None:
         self.parser = MoneyParser(read_json("currencies.json", data_dir), dollar=dollar)
+        self.dollar = dollar
+        self.infer = infer
 
     def __call__(self, doc: Doc) -> Doc:
         figures = []
-        for f in self.parser.find(doc.text):
+        text = doc.text
+        # The caller may know the publication's dollar (doc._.newsfacts_dollar); else the
+        # story's own words decide, else the configured default.
+        dollar = doc._.newsfacts_dollar or (
+            self.parser.dollar_of(text, self.dollar) if self.infer else self.dollar
+        )
+        for f in self.parser.find(text, dollar=dollar):
             ctx = context_window(doc, f.start, f.end)
             figures.append(
                 Money(
@@ -246,7 +274,9 @@ class MoneyFinder:
     "newsfacts_money",
     requires=["token.tag"],
     assigns=["doc._.newsfacts_money"],
-    default_config={"data_dir": None, "dollar": "USD"},
+    default_config={"data_dir": None, "dollar": "USD", "infer_dollar": True},
 )
-def make_money_finder(nlp: Language, name: str, data_dir: str | None, dollar: str) -> MoneyFinder:
-    return MoneyFinder(Path(data_dir) if data_dir else DATA_DIR, dollar=dollar)
+def make_money_finder(
+    nlp: Language, name: str, data_dir: str | None, dollar: str, infer_dollar: bool
+) -> MoneyFinder:
+    return MoneyFinder(Path(data_dir) if data_dir else DATA_DIR, dollar=dollar, infer=infer_dollar)

@@ -29,6 +29,8 @@ def parser() -> MoneyParser:
         ("a loss of -$5 million", "-$5 million", "-5000000", "USD"),
         ("BRL 5 million", "BRL 5 million", "5000000", "BRL"),
         ("2 million euros", "2 million euros", "2000000", "EUR"),
+        ("a $100-million revamp", "$100-million", "100000000", "USD"),
+        ("closed at 74.27 U.S. cents", "74.27 U.S. cents", "0.7427", "USD"),
     ],
 )
 def test_single_figures(
@@ -84,3 +86,16 @@ def test_bare_dollar_currency_is_a_setting() -> None:
 )
 def test_no_amount_no_figure(parser: MoneyParser, text: str) -> None:
     assert parser.find(text) == []
+
+
+def test_the_story_decides_which_dollar(parser: MoneyParser) -> None:
+    canadian = (
+        "Canada added jobs in January, Statistics Canada said. Canadian wages rose and the "
+        "Bank of Canada may hold rates in Ottawa next week."
+    )
+    assert parser.dollar_of(canadian, "USD") == "CAD"
+    american = "The U.S. economy grew. American firms and Washington lawmakers cheered."
+    assert parser.dollar_of(american, "USD") == "USD"
+    assert parser.dollar_of("Prices rose in Canada.", "USD") == "USD"  # one mention is not enough
+    [fig] = parser.find("a $5-billion deal", dollar="CAD")
+    assert (fig.amount, fig.currency) == (Decimal("5000000000"), "CAD")
