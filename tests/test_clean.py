@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import lxml.html
 import pytest
 
+from pipeline import furniture
 from pipeline.clean import clean, content_hash, decode
 from pipeline.config import Settings
 from pipeline.documents import CleanDocument, RawDocument, StageError
@@ -328,3 +331,182 @@ def test_detect_language(language: str, text: str) -> None:
 )
 def test_detect_language_unsure(text: str) -> None:
     assert detect_language(text) is None
+
+
+# ------------------------------------------------------- furniture and structured data
+
+STORY = [
+    "The city council approved the new budget on Monday after a debate that lasted well into"
+    " the night.",
+    "Spending on schools rises by four percent, and the bus network gets two new lines next"
+    " spring.",
+    "Opposition members said the plan raises fees for small businesses at the worst possible time.",
+    "The mayor said the extra money was needed to repair roads and bridges that had been"
+    " neglected for years.",
+    "A final vote on the transport plan is expected in March, after a round of public hearings.",
+]
+STORY_HTML = "".join(f"<p>{p}</p>" for p in STORY)
+
+
+def _page(head: str = "", article: str = STORY_HTML, after: str = "") -> bytes:
+    return (
+        f"<html><head><title>Council passes budget | Daily Example</title>{head}</head><body>"
+        f"<article><h1>Council passes budget</h1>{article}</article>{after}</body></html>"
+    ).encode()
+
+
+def _json_ld(obj: dict[str, object]) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+def test_deck_under_the_headline_is_not_body() -> None:
+    deck = "Schools and buses gain, small businesses pay more under the plan"
+    page = _page(
+        article=f'<header><h1>Council passes budget</h1><p class="article-subtitle">{deck}</p>'
+        f"</header>{STORY_HTML}"
+    )
+    document = clean(_raw(page), SETTINGS)
+    assert document.text.split("\n\n") == STORY
+
+
+def test_boxes_inside_the_article_are_not_body() -> None:
+    article = (
+        f"<p>{STORY[0]}</p>"
+        '<div class="article-factbox"><h2>Fact box</h2><p>The budget is the largest the city'
+        " has passed since 1998, ahead of the one approved in 2019 by a wide margin.</p></div>"
+        f"<p>{STORY[1]}</p>"
+        '<blockquote class="Pullquote-quote">Spending on schools rises by four percent</blockquote>'
+        f"<p>{STORY[2]}</p>"
+        '<figure><img src="a.jpg"><p class="imageCaption">The council chamber on Monday night,'
+        " shortly before the final vote was taken by the members.</p></figure>"
+        f"<p>{STORY[3]}</p>"
+        '<p><a href="/2019/budget">Council rejects the 2019 budget after a stormy night</a></p>'
+        f"<p>{STORY[4]}</p>"
+        "<p>Reporting by Jane Doe; Editing by John Roe</p>"
+        "<p>Sign up for our morning newsletter to get the news in your inbox.</p>"
+    )
+    document = clean(_raw(_page(article=article)), SETTINGS)
+    assert document.text.split("\n\n") == STORY
+
+
+def test_headline_and_key_points_list_are_not_body() -> None:
+    article = (
+        "<h1>Council passes the budget after a long night of debate</h1>"
+        "<ul><li>Schools get four percent more</li><li>Two new bus lines next spring</li></ul>"
+        f"{STORY_HTML}"
+    )
+    document = clean(_raw(_page(article=article)), SETTINGS)
+    assert document.text.split("\n\n") == STORY
+
+
+def test_title_without_site_name_suffix() -> None:
+    head = '<meta property="og:site_name" content="Daily Example">'
+    assert clean(_raw(_page(head)), SETTINGS).title == "Council passes budget"
+
+
+def test_json_ld_article_metadata() -> None:
+    ld = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebPage", "datePublished": "2001-01-01"},
+            {
+                "@type": "NewsArticle",
+                "headline": "Council passes budget",
+                "datePublished": "2024-03-07T21:33:00+01:00",
+                "author": [
+                    {"@type": "Person", "name": "Jane Doe"},
+                    {"@type": "Organization", "name": "Daily Example Newsroom"},
+                ],
+                "publisher": {"@type": "NewsMediaOrganization", "name": "The Daily Example"},
+            },
+        ],
+    }
+    document = clean(_raw(_page(_json_ld(ld))), SETTINGS)
+    assert document.published == date(2024, 3, 7)
+    assert document.author == "Jane Doe"
+    assert document.site == "The Daily Example"
+
+
+def test_author_names_without_slugs_or_repeats() -> None:
+    head = '<meta name="author" content="Jane Doe">' + _json_ld(
+        {"@type": "BlogPosting", "author": {"@type": "Person", "name": "jane-doe"}}
+    )
+    page = _page(head, article=f'<p class="byline">By Jane-Doe</p>{STORY_HTML}')
+    assert clean(_raw(page), SETTINGS).author == "Jane Doe"
+
+
+RELATED = (
+    '<aside class="related-stories"><h2>Related</h2><ul>'
+    '<li><a href="https://example.com/2019/01/02/old-budget">Council rejects the old budget</a>'
+    ' <time datetime="2019-01-02">January 2, 2019</time></li></ul></aside>'
+)
+
+
+def test_date_from_the_article_not_from_a_related_story() -> None:
+    article = f'<time datetime="2024-03-07T10:00:00Z">March 7, 2024</time>{STORY_HTML}'
+    assert clean(_raw(_page(article=article, after=RELATED)), SETTINGS).published == date(
+        2024, 3, 7
+    )
+
+
+def test_date_from_meta_wins_over_related_story() -> None:
+    head = '<meta property="article:published_time" content="2024-03-07T10:00:00Z">'
+    assert clean(_raw(_page(head, after=RELATED)), SETTINGS).published == date(2024, 3, 7)
+
+
+def test_no_date_rather_than_a_related_story_date() -> None:
+    plain = '<div class="more-news"><a href="/2019/01/02/old">Old story</a>'
+    plain += '<span class="date">January 2, 2019</span></div>'
+    assert clean(_raw(_page(after=RELATED)), SETTINGS).published is None
+    assert clean(_raw(_page(after=plain)), SETTINGS).published is None
+
+
+def test_date_from_the_page_url() -> None:
+    raw = RawDocument(
+        source="https://example.com/news/2024/03/07/council-budget",
+        url="https://example.com/news/2024/03/07/council-budget",
+        content=_page(after=RELATED),
+        kind="html",
+    )
+    assert clean(raw, SETTINGS).published == date(2024, 3, 7)
+
+
+LONG_BODY = " ".join(STORY * 3)
+
+
+def test_json_ld_article_body_when_the_page_has_no_body_text() -> None:
+    ld = {"@type": "ReportageNewsArticle", "articleBody": LONG_BODY.replace(" time. ", " time.\n")}
+    page = _page(_json_ld(ld), article='<div id="app">Loading…</div>')
+    document = clean(_raw(page), SETTINGS)
+    assert document.text.split("\n\n")[0].startswith(STORY[0])
+    assert " ".join(document.text.split()) == LONG_BODY
+
+
+def test_json_ld_teaser_is_not_the_body() -> None:
+    ld = {"@type": "NewsArticle", "articleBody": STORY[0]}
+    document = clean(_raw(_page(_json_ld(ld))), SETTINGS)
+    assert document.text.split("\n\n") == STORY
+
+
+def test_json_ld_html_article_body_becomes_paragraphs() -> None:
+    html_body = "".join(f"<p>{p}</p>" for p in STORY * 3)
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "articleBody": html_body}
+    page = _page(_json_ld(ld), article="<p>Loading…</p>")
+    assert clean(_raw(page), SETTINGS).text.split("\n\n") == STORY * 3
+
+
+def test_link_rich_paragraph_between_body_paragraphs_is_restored() -> None:
+    tree = lxml.html.fromstring(
+        '<html><body><article><div class="body">'
+        + "".join(f"<p>{p}</p>" for p in STORY[:2])
+        + '<p>She <a href="/x">toured the harbour bridge with the engineers</a> last week.</p>'
+        + "".join(f"<p>{p}</p>" for p in STORY[2:])
+        + '</div><div class="promo"><p>Subscribe now and save forty percent on your first'
+        " year.</p></div></article></body></html>"
+    )
+    lines = furniture.restore_paragraphs(tree, STORY)
+    assert lines == [
+        *STORY[:2],
+        "She toured the harbour bridge with the engineers last week.",
+        *STORY[2:],
+    ]
