@@ -184,6 +184,8 @@ class EntityRepair:
             if doc[i].tag_ in FINITE_VERB_TAGS or doc[i].is_space:
                 end = i
                 break
+        while end > start + 1 and (doc[end - 1].tag_ == "POS" or doc[end - 1].text in POSSESSIVE):
+            end -= 1
         parts, first = [], start
         for i in range(start, end):
             if doc[i].text in ("(", ")", "[", "]"):
@@ -258,7 +260,8 @@ class EntityRepair:
     def _before_title_and_name(self, doc: Doc, j: int) -> bool:
         """ "Sars commissioner Edward Kieswetter", "PSPC spokesperson Michèle LaRose": a name
         right before a title that is right before a person names the employer."""
-        title = self.titles.title_at(doc, j)
+        at = j + 1 if j < len(doc) and doc[j].tag_ == "POS" else j  # "Indeed Canada's"
+        title = self.titles.title_at(doc, at)
         if title is None or title.end >= len(doc):
             return False
         start = j

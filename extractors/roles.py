@@ -23,9 +23,11 @@ from spacy.tokens import Doc, Span
 
 from extractors.entities import normalize_org, normalize_person
 from extractors.facts import Person, Role
-from extractors.lexicon import DATA_DIR
+from extractors.lexicon import DATA_DIR, read_list
 from extractors.titles import Title, TitleFinder
 
+# "the resort's general manager": nouns that stand for the article's organisation
+OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
 BREAK_TAGS = {"VBZ", "VBD", "VBP", "MD", "IN", "CC", "WDT", "WP", ",", ".", ":", "-LRB-", "-RRB-"}
 
@@ -39,6 +41,7 @@ if not Doc.has_extension("newsfacts_roles"):
 class RoleFinder:
     def __init__(self, data_dir: Path = DATA_DIR) -> None:
         self.titles = TitleFinder(data_dir)
+        self.owner_nouns = set(read_list("org_type_nouns.txt", data_dir)) | OWNER_NOUNS
         self.led_verbs = self.titles.led_verbs
         self.honorifics = self.titles.honorifics
 
@@ -78,8 +81,16 @@ class RoleFinder:
                 person = persons[after]
                 org = _org_before(doc, title.start, orgs_by_end)
                 first = org.start if org is not None else title.start
+                if org is None:
+                    owner, implicit = self._owner_before(doc, title.start)
+                    org = _salient_org(doc, owner, orgs_by_end) if implicit else None
                 for part in title.parts:
                     add(person, part, org, first, person.end, "premodifier")
+                    # "MEPs Mick Wallace and Clare Daly": the title covers both
+                    k = person.end
+                    if k + 1 < len(doc) and doc[k].lower_ == "and" and k + 1 in persons:
+                        other = persons[k + 1]
+                        add(other, part, org, first, other.end, "premodifier")
                 continue
             # "<title> at <ORG> <PERSON>"
             if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
@@ -94,6 +105,9 @@ class RoleFinder:
                 named = persons[title.end + 1]
                 org = _org_before(doc, title.start, orgs_by_end)
                 first = org.start if org is not None else title.start
+                if org is None:
+                    owner, implicit = self._owner_before(doc, title.start)
+                    org = _salient_org(doc, owner, orgs_by_end) if implicit else None
                 for part in title.parts:
                     add(named, part, org, first, named.end, "title_comma_name")
                 continue
@@ -112,8 +126,10 @@ class RoleFinder:
         return doc
 
     def _skip_honorifics(self, doc: Doc, i: int) -> int:
-        """'Prime Minister Datuk Seri Anwar Ibrahim': the name starts after the honorifics."""
-        while i < len(doc) and doc[i].lower_.rstrip(".") in self.honorifics | {"seri"}:
+        """'Prime Minister Datuk Seri Anwar Ibrahim', 'exercise representative Colonel Stuart
+        Glenn': the name starts after honorifics and military ranks."""
+        skip = self.honorifics | self.titles.ranks | {"seri"}
+        while i < len(doc) and (doc[i].lower_ in skip or doc[i].lower_.rstrip(".") in skip):
             i += 1
         return i
 
@@ -129,6 +145,10 @@ class RoleFinder:
         org = _org_before(doc, k, orgs_by_end)
         if org is not None:
             k = org.start
+        else:
+            k, implicit = self._owner_before(doc, k)
+            if implicit:
+                org = _salient_org(doc, k, orgs_by_end)
         while k > 0 and doc[k - 1].tag_ in ("DT", "PRP$"):
             k -= 1
         if k < 2 or doc[k - 1].text != ",":
@@ -139,6 +159,23 @@ class RoleFinder:
         if org is None and title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
+
+    def _owner_before(self, doc: Doc, k: int) -> tuple[int, bool]:
+        """Skip back over "the company's 26-year-old" / "its" before a title. The flag says
+        the organisation is only implied ("the company's CEO")."""
+        j = k
+        while j > 0 and (doc[j - 1].tag_ in ("JJ", "CD", "HYPH") or doc[j - 1].text == "-"):
+            j -= 1
+        if j > 0 and doc[j - 1].lower_ in ("its", "their"):
+            return j - 1, True
+        if (
+            j > 2
+            and doc[j - 1].tag_ == "POS"
+            and doc[j - 2].lower_ in self.owner_nouns
+            and doc[j - 3].lower_ == "the"
+        ):
+            return j - 3, True
+        return k, False
 
     def _who_is(self, doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
         """ "<PERSON>, who ... is now CEO of <ORG>" / "<PERSON>, who heads <ORG>"."""
@@ -195,13 +232,28 @@ class RoleFinder:
             add(person, role, org, person.start, org.end, "led_by")
 
 
+def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
+    """The organisation "the company" refers to: the nearest one named before token i,
+    within the three sentences before it."""
+    sent_start = doc[i].sent.start if i < len(doc) else len(doc)
+    starts = [s.start for s in doc.sents if s.start < sent_start]
+    limit = starts[-3] if len(starts) >= 3 else 0
+    best = None
+    for end, org in orgs_by_end.items():
+        if limit <= org.start and end <= i and (best is None or end > best.end):
+            best = org
+    return best
+
+
 def _org_after(doc: Doc, i: int, orgs_by_start: dict[int, Span]) -> Span | None:
     """The organisation a few words after an 'at': "at Danish investment company Saxo Bank"."""
     for k in range(i, min(i + 5, len(doc))):
         if k in orgs_by_start:
             return orgs_by_start[k]
         tok = doc[k]
-        if tok.is_punct or tok.ent_type_ in ("PERSON", "GPE") or tok.tag_ in ("IN", "VBD", "VBZ"):
+        if tok.is_punct or tok.ent_type_ in ("PERSON", "GPE") or tok.tag_ in ("IN", "VBZ", "MD"):
+            return None
+        if tok.tag_ == "VBD" and not tok.is_lower:
             return None
     return None
 

@@ -17,6 +17,8 @@ from spacy.tokens import Doc, Token
 from extractors.lexicon import DATA_DIR, read_json
 
 FILLER_TAGS = {"JJ", "NN", "NNS", "VBN"}
+# Words that cannot describe an organisation ("at", "the", "and", "who", ...)
+NOT_DESCRIPTOR = {"IN", "DT", "CC", "TO", "PRP", "PRP$", "WDT", "WP", "MD", ",", "."}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class TitleFinder:
         self.modifiers = set(data["modifiers"])
         self.led_verbs: dict[str, str] = data["led_verbs"]
         self.honorifics = {h.lower() for h in data["honorifics"]}
+        self.ranks = {r.lower() for r in data.get("ranks", [])}
 
     def find(self, doc: Doc) -> list[Title]:
         found: list[Title] = []
@@ -122,7 +125,12 @@ class TitleFinder:
                 else:
                     break
             # "CEO of launch startup Phantom Space": the words describe the organisation
-            followed_by_org = k < len(doc) and doc[k].ent_type_ == "ORG"
+            m = k
+            while (
+                m < min(k + 2, len(doc)) and doc[m].is_lower and doc[m].tag_ not in NOT_DESCRIPTOR
+            ):
+                m += 1
+            followed_by_org = m < len(doc) and doc[m].ent_type_ == "ORG"
             if k > end + 1 and doc[k - 1].lower_ != "and" and not followed_by_org:
                 end = k
         return i, end

@@ -237,3 +237,58 @@ def test_a_surname_is_the_person_not_an_organisation(nlp: Language) -> None:
     f = facts(nlp, text)
     assert "Sheinbaum" not in {o.name for o in f.organizations}
     assert [p.name for p in f.people] == ["Claudia Sheinbaum"]
+
+
+def test_reverse_appositive_with_organisation(nlp: Language) -> None:
+    text = (
+        "The numbers end the debate, said Chartered Professional Accountants of Canada's "
+        "chief economist, David-Alexandre Brassard."
+    )
+    assert roles(nlp, text) == {
+        (
+            "David-Alexandre Brassard",
+            "chief economist",
+            "Chartered Professional Accountants of Canada",
+        )
+    }
+
+
+def test_the_company_refers_to_the_organisation_named_before(nlp: Language) -> None:
+    text = (
+        "ETCO Space plans launches from Oman next year. "
+        "“The wait is long,” the company’s CEO, Abdulaziz Jaafar, told reporters. "
+        "Jaafar also wants universities to offer space courses."
+    )
+    assert roles(nlp, text) == {("Abdulaziz Jaafar", "CEO", "ETCO Space")}
+
+
+def test_who_is_now_title_of_org(nlp: Language) -> None:
+    text = (
+        "“Latitude matters,” Jim Cantrell, who worked at SpaceX in its earliest days and is "
+        "now CEO of launch startup Phantom Space, told reporters."
+    )
+    assert ("Jim Cantrell", "CEO", "Phantom Space") in roles(nlp, text)
+
+
+def test_one_title_for_two_people(nlp: Language) -> None:
+    text = "Her allies, the lawmakers Mick Wallace and Clare Daly, stayed away."
+    assert roles(nlp, text) == {
+        ("Mick Wallace", "lawmakers", None),
+        ("Clare Daly", "lawmakers", None),
+    }
+
+
+def test_military_rank_between_title_and_name(nlp: Language) -> None:
+    text = "Marines exercise representative Colonel Stuart Glenn said the drills went well."
+    assert {(p, r) for p, r, _ in roles(nlp, text)} == {("Stuart Glenn", "exercise representative")}
+
+
+def test_two_titles_joined_by_and(nlp: Language) -> None:
+    text = (
+        "“We like it,” said Tyler MacDonald, senior vice president and head of hotels at "
+        "Oxford Properties."
+    )
+    assert roles(nlp, text) == {
+        ("Tyler MacDonald", "senior vice president", "Oxford Properties"),
+        ("Tyler MacDonald", "head of hotels", "Oxford Properties"),
+    }
