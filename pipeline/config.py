@@ -36,7 +36,8 @@ class Settings:
     )
     allow_private_addresses: bool = False
     languages: tuple[str, ...] = ("en",)
-    dollar: str = "USD"  # ISO currency of a bare "$"
+    dollar: str = "USD"  # ISO currency of a bare "$" when the story does not say
+    sentences: str = "senter"  # sentence boundaries from "senter" (fast) or "parser"
 
     @classmethod
     def load(

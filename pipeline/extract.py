@@ -26,7 +26,7 @@ class Extractor:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.nlp = build_nlp(settings.model, dollar=settings.dollar)
+        self.nlp = build_nlp(settings.model, dollar=settings.dollar, sentences=settings.sentences)
         self.model_name = model_name(self.nlp)
         self.model_version = model_version(self.nlp)
 

@@ -14,7 +14,7 @@ from pipeline.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings that change what the extractors produce (not where things are stored).
-EXTRACTION_SETTINGS = ("model", "languages", "dollar")
+EXTRACTION_SETTINGS = ("model", "languages", "dollar", "sentences")
 
 
 @cache

