@@ -126,6 +126,8 @@ class EntityRepair:
         self.nonheads = set(read_list("org_nonheads.txt", data_dir))
         titles = read_json("titles.json", data_dir)
         self.title_heads = set(titles["heads"])
+        self.title_modifiers = set(titles["modifiers"])
+        self.parties = set(read_list("party_names.txt", data_dir))
         self.titles = TitleFinder(data_dir)
         self.matcher = Matcher(nlp.vocab)
         proper: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}, "IS_TITLE": True}
@@ -153,6 +155,7 @@ class EntityRepair:
         ents = [x for e in ents for x in self._split_possessive(doc, e)]
         ents = self._add_shapes(doc, ents)
         ents = self._add_context_cues(doc, ents)
+        ents = self._names_and_titles(doc, ents)
         ents = self._split_known_prefix(doc, ents)
         ents = [self._extend_of(doc, e) for e in ents]
         ents = [e for e in ents if not self._stopped(doc, e)]
@@ -286,6 +289,47 @@ class EntityRepair:
         if low == "at" and i >= 2:
             return doc[i - 2].lower_ in self.title_heads
         return False
+
+    # -- rule 3c: campaigns, party nicknames, titles ------------------------
+    def _names_and_titles(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """ "the Harris campaign" is an organisation; "the Conservatives"/"Tories" are
+        parties (data/party_names.txt); "Communications Minister": a title word is not an
+        organisation; "Sultan Qaboos": a title before a name makes a person."""
+        out: list[_Ent] = []
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        for e in ents:
+            words = doc[e.start : e.end]
+            nxt = doc[e.end] if e.end < len(doc) else None
+            if nxt is not None and nxt.lower_ == "campaign" and e.label in ("PERSON", "ORG"):
+                out.append(_Ent(e.start, e.end + 1, "ORG", strong=True))
+                continue
+            if e.label in NAME_LABELS and words.text in self.parties:
+                out.append(_Ent(e.start, e.end, "ORG", strong=True))
+                continue
+            if (
+                e.label == "ORG"
+                and len(words) == 1
+                and words[0].lower_ in self.title_modifiers
+                and nxt is not None
+                and nxt.lower_ in self.title_heads
+            ):
+                continue
+            if (
+                e.label == "ORG"
+                and 2 <= len(words) <= 4
+                and words[0].lower_ in self.title_heads
+                and all(t.is_title and t.text not in self.suffixes for t in words[1:])
+                and not any(
+                    t.lower_ in self.title_heads or t.lower_ in self.nonheads for t in words[1:]
+                )
+            ):
+                out.append(_Ent(e.start + 1, e.end, "PERSON"))
+                continue
+            out.append(e)
+        for i, t in enumerate(doc):
+            if i not in taken and t.text in self.parties and t.tag_ in PROPER_TAGS:
+                out.append(_Ent(i, i + 1, "ORG", strong=True))
+        return out
 
     # -- rule 4b: "Authority of Nepal" --------------------------------------
     def _extend_of(self, doc: Doc, e: _Ent) -> _Ent:
@@ -436,6 +480,8 @@ class EntityRepair:
         full = [_text(doc, e).split() for e in ents if e.label == "PERSON"]
         names = {" ".join(w) for w in full if len(w) > 1}
         surnames = {w[-1] for w in full if len(w) > 1} | {w[0] for w in full if len(w) > 1}
+        # "Craig Le Clair" ... "Le Clair said"
+        surnames |= {" ".join(w[-2:]) for w in full if len(w) > 2}
         # "Samson Mokoena ... Mokoena said": people are referred to by their last name
         # alone, organisations are not ("Goldman Sachs" -> "Goldman").
         alone: dict[str, int] = {}

@@ -309,3 +309,19 @@ def test_the_parser_can_still_give_the_sentences() -> None:
     assert {(r.person, r.role, r.org) for r in facts_of(parsed(text)).roles} == {
         ("Arvind Krishna", "chief executive", "IBM")
     }
+
+
+def test_a_campaign_is_an_organisation(nlp: Language) -> None:
+    text = "Kamala Harris spoke on Monday. The Harris campaign spent heavily in Wisconsin."
+    assert "Harris campaign" in org_names(nlp, text)
+    assert "Harris" not in org_names(nlp, text)
+
+
+def test_party_nicknames_are_organisations(nlp: Language) -> None:
+    text = "While the Conservatives have said they provided the information, Labour disagreed."
+    assert {"Conservatives", "Labour"} <= set(org_names(nlp, text))
+
+
+def test_a_title_word_is_not_an_organisation(nlp: Language) -> None:
+    text = "Communications Minister Fahmi Fadzil said the trips were approved."
+    assert org_names(nlp, text) == []
