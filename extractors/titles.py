@@ -111,7 +111,7 @@ class TitleFinder:
         end = last_head
         # "head of global affairs", "minister of mines and energy", "Secretary of State":
         # of/for + lower-case words (title-case after a title-case head), not an organisation
-        if end + 1 < len(doc) and doc[end].lower_ in ("of", "for"):
+        if end + 1 < len(doc) and doc[end].lower_ in ("of", "for", "in"):
             titled = doc[end - 1].is_title
             k = end + 1
             while k < len(doc) and k - end <= 5:
