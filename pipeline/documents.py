@@ -18,6 +18,10 @@ class StageError(Exception):
         self.source = source
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[StageError], tuple[Stage, str, str]]:
+        # Results cross process boundaries (worker pools): pickle as a plain StageError.
+        return (StageError, (self.stage, self.source, self.reason))
+
 
 @dataclass(slots=True)
 class RawDocument:

@@ -21,6 +21,7 @@ from pipeline.documents import CleanDocument, StageError
 from pipeline.extract import Extractor, Skipped
 from pipeline.fetch import fetch_with_retries, make_client
 from pipeline.store import Store
+from pipeline.timing import StageTimer
 from pipeline.version import code_version, config_hash
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,18 @@ class Result:
 class Report:
     run_id: int
     results: list[Result] = field(default_factory=list)
+    ok: int = 0
+    failed: int = 0
+    words: int = 0
 
-    @property
-    def failed(self) -> int:
-        return sum(1 for r in self.results if not r.ok)
+    def count(self, result: Result, keep: bool = True) -> None:
+        if result.ok:
+            self.ok += 1
+            self.words += len(result.doc.text.split()) if result.doc else 0
+        else:
+            self.failed += 1
+        if keep:
+            self.results.append(result)
 
 
 def load(source: str, settings: Settings, client: httpx.Client | None = None) -> CleanDocument:
@@ -98,6 +107,30 @@ def begin_run(store: Store, extractor: Extractor, settings: Settings, kind: str 
     )
 
 
+def process_batch(
+    sources: Sequence[str],
+    settings: Settings,
+    extractor: Extractor,
+    client: httpx.Client | None = None,
+    timer: StageTimer | None = None,
+) -> list[Result]:
+    """Fetch, clean and extract a batch (no storing). Errors stay on their Result."""
+    timer = timer or StageTimer()
+    results = [Result(source) for source in sources]
+    for result in results:
+        try:
+            with timer("fetch"):
+                raw = fetch_with_retries(result.source, settings, client=client)
+            with timer("clean"):
+                result.doc = clean(raw, settings)
+        except StageError as exc:
+            result.error = exc
+    loaded = [r for r in results if r.doc is not None and r.error is None]
+    with timer("extract"):
+        apply_extraction(loaded, extractor.extract_many([r.doc for r in loaded if r.doc]))
+    return results
+
+
 def run(
     sources: Iterable[str],
     settings: Settings,
@@ -105,43 +138,70 @@ def run(
     store: Store | None = None,
     extractor: Extractor | None = None,
     on_result: Callable[[Result], None] | None = None,
+    workers: int = 1,
+    keep_results: bool = True,
+    timer: StageTimer | None = None,
 ) -> Report:
     """Process every source in batches; one bad input never stops the others.
 
     `on_result` is called for each input as soon as it is stored, so a caller can
-    stream output. Memory holds one batch at a time.
+    stream output. With `workers` > 1, fetch + clean + extract run in that many worker
+    processes (each loads the model once) and this process stores. Memory holds a few
+    batches at a time; with `keep_results=False` the report keeps only the counts.
     """
     own_store = store is None
     store = store or Store(settings.database_url)
-    extractor = extractor or Extractor(settings)
-    run_id = begin_run(store, extractor, settings)
+    timer = timer or StageTimer()
+    if workers > 1:
+        from pipeline.pool import ExtractionPool
+
+        started = ExtractionPool(settings, workers)
+        pool: ExtractionPool | None = started
+        info = started.model_info()
+    else:
+        pool = None
+        extractor = extractor or Extractor(settings)
+        info = (extractor.model_name, extractor.model_version)
+    run_id = store.begin_run(
+        code_version=code_version(),
+        model_name=info[0],
+        model_version=info[1],
+        config_hash=config_hash(settings),
+        kind="run",
+    )
     report = Report(run_id)
-    n_ok = n_failed = 0
     try:
-        with make_client(settings) as client:
-            for batch in chunks(sources, settings.batch_size):
-                results = [Result(source) for source in batch]
-                for result in results:
-                    try:
-                        result.doc = load(result.source, settings, client)
-                    except StageError as exc:
-                        result.error = exc
-                loaded = [r for r in results if r.doc is not None and r.error is None]
-                apply_extraction(loaded, extractor.extract_many([r.doc for r in loaded if r.doc]))
+        if pool is not None:
+            batches = pool.map(chunks(sources, settings.batch_size), timer)
+        else:
+            assert extractor is not None
+            batches = _serial(sources, settings, extractor, timer)
+        for results in batches:
+            with timer("store"):
                 for result in results:
                     save(store, run_id, result)
-                    n_ok, n_failed = (n_ok + 1, n_failed) if result.ok else (n_ok, n_failed + 1)
-                    report.results.append(result)
-                    if on_result is not None:
-                        on_result(result)
-        store.finish_run(run_id, n_ok, n_failed)
+            for result in results:
+                report.count(result, keep_results)
+                if on_result is not None:
+                    on_result(result)
+        store.finish_run(run_id, report.ok, report.failed)
     except BaseException:
-        store.finish_run(run_id, n_ok, n_failed, status="failed")
+        store.finish_run(run_id, report.ok, report.failed, status="failed")
         raise
     finally:
+        if pool is not None:
+            pool.close()
         if own_store:
             store.close()
     return report
+
+
+def _serial(
+    sources: Iterable[str], settings: Settings, extractor: Extractor, timer: StageTimer
+) -> Iterator[list[Result]]:
+    with make_client(settings) as client:
+        for batch in chunks(sources, settings.batch_size):
+            yield process_batch(batch, settings, extractor, client, timer)
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
