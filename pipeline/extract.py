@@ -52,7 +52,7 @@ class Extractor:
         texts = [docs[i].text for i in todo]
         try:
             results = [
-                facts_of(d) for d in self.nlp.pipe(texts, batch_size=self.settings.batch_size)
+                facts_of(d) for d in self.nlp.pipe(texts, batch_size=self.settings.nlp_batch_size)
             ]
         except Exception:  # one document broke the batch: isolate it
             log.warning("batch extraction failed; retrying the %d documents one by one", len(todo))

@@ -1,0 +1,35 @@
+"""`newsfacts bench` runs end to end (figures are printed, not asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.bench import corpus_pages, variant
+from pipeline.cli import main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def test_copies_are_distinct_articles() -> None:
+    pages = corpus_pages([SAMPLES])
+    assert pages
+    first, copy = variant(pages, 0), variant(pages, len(pages))
+    assert first == pages[0]
+    assert copy != first
+    assert b"Copy 1. " in copy
+
+
+@pytest.mark.slow
+def test_bench_prints_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", str(SAMPLES), "--articles", "3", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["articles"] == 3
+    assert out["newsfacts"]["ok"] == 3
+    assert out["newsfacts"]["failed"] == 0
+    assert {"fetch", "clean", "extract", "store"} <= set(out["newsfacts"]["stages"])
+    assert out["hand_written"]["words"] > 0
+    assert out["ratio_newsfacts_to_hand"] > 0
