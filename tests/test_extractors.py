@@ -325,3 +325,18 @@ def test_party_nicknames_are_organisations(nlp: Language) -> None:
 def test_a_title_word_is_not_an_organisation(nlp: Language) -> None:
     text = "Communications Minister Fahmi Fadzil said the trips were approved."
     assert org_names(nlp, text) == []
+
+
+def test_a_place_after_a_place_cue_is_not_an_organisation(nlp: Language) -> None:
+    text = (
+        "Connolly, a former mayor of the western city of Galway, won. She will succeed "
+        "another Galway socialist. Tourists keep arriving in Jasper every summer."
+    )
+    names = org_names(nlp, text)
+    assert "Galway" not in names
+    assert "Jasper" not in names
+
+
+def test_a_company_named_like_a_city_stays_an_organisation(nlp: Language) -> None:
+    text = "Toyota said on Tuesday it would build a plant. Investors bought a stake in Toyota."
+    assert "Toyota" in org_names(nlp, text)
