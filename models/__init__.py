@@ -6,8 +6,12 @@ No business logic here; `pipeline.store` reads and writes these tables.
 from models.db import alembic_config, current_revision, head_revision, make_engine, migrate
 from models.tables import (
     ARTICLE_KINDS,
+    ENTRY_STATUSES,
     RUN_STATUSES,
     Article,
+    ArticleAlias,
+    ArticleText,
+    Entry,
     ExtractionRun,
     Failure,
     MoneyFact,
@@ -15,14 +19,20 @@ from models.tables import (
     OrganizationMention,
     PersonFact,
     RoleFact,
+    RunArticle,
+    Source,
     metadata,
 )
 from models.types import ExactDecimal, UTCDateTime, utcnow
 
 __all__ = [
     "ARTICLE_KINDS",
+    "ENTRY_STATUSES",
     "RUN_STATUSES",
     "Article",
+    "ArticleAlias",
+    "ArticleText",
+    "Entry",
     "ExactDecimal",
     "ExtractionRun",
     "Failure",
@@ -31,6 +41,8 @@ __all__ = [
     "OrganizationMention",
     "PersonFact",
     "RoleFact",
+    "RunArticle",
+    "Source",
     "UTCDateTime",
     "alembic_config",
     "current_revision",

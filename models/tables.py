@@ -231,3 +231,132 @@ class Failure(Base, table=True):
     last_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     attempts: int = 1
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# --- feed ingestion (migration 0002) ------------------------------------------------
+
+ENTRY_STATUSES = ("pending", "stored", "duplicate", "failed", "skipped")
+
+
+class Source(Base, table=True):
+    """A feed or sitemap that ingestion polls, with what the last poll learned.
+
+    Child sitemaps of a sitemap index are sources too (``parent_id``), so each keeps its
+    own validators. ``etag``/``last_modified`` are sent back on the next poll (a 304 costs
+    nothing else); ``body_hash`` catches unchanged feeds from servers without validators.
+    """
+
+    __tablename__ = "source"
+    __table_args__ = (UniqueConstraint("url"), Index(None, "parent_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=Text)  # as configured (or as listed in a sitemap index)
+    name: str | None = Field(default=None, sa_type=Text)
+    parent_id: int | None = Field(
+        default=None, sa_column=Column(Integer, _fk("source.id", "CASCADE"), nullable=True)
+    )
+    feed_url: str | None = Field(default=None, sa_type=Text)  # found by auto-discovery
+    kind: str | None = None  # rss, atom, rdf, json, sitemap, sitemapindex
+    etag: str | None = Field(default=None, sa_type=Text)
+    last_modified: str | None = Field(default=None, sa_type=Text)
+    body_hash: str | None = None
+    lastmod: str | None = None  # a child sitemap's <lastmod> in its index, when last read
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status: str | None = None  # "changed", "not-modified", "unchanged", "failed"
+    last_error: str | None = Field(default=None, sa_type=Text)
+    errors_in_row: int = 0
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # Retry-After
+
+
+class Entry(Base, table=True):
+    """A URL a feed listed: seen once, processed once (unless the feed says it changed).
+
+    ``status`` is pending (to do; may be held by a worker until ``claimed_until``, or wait
+    for ``next_attempt_at`` after a transient failure), stored, duplicate (same text as
+    ``article_id``), failed (permanent, or out of attempts) or skipped (filtered out).
+    """
+
+    __tablename__ = "entry"
+    __table_args__ = (
+        UniqueConstraint("url"),
+        CheckConstraint(_in("status", ENTRY_STATUSES), name="status"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "source_id"),
+        Index(None, "article_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=Text)  # canonical URL as the feed lists it
+    source_id: int | None = Field(
+        default=None, sa_column=Column(Integer, _fk("source.id", "SET NULL"), nullable=True)
+    )
+    status: str = Field(default="pending")
+    article_id: int | None = Field(
+        default=None, sa_column=Column(Integer, _fk("article.id", "SET NULL"), nullable=True)
+    )
+    title: str | None = Field(default=None, sa_type=Text)
+    published: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    language: str | None = None
+    marker: str | None = Field(default=None, sa_type=Text)  # the feed's updated/lastmod
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ArticleAlias(Base, table=True):
+    """Another URL of a stored article: a redirect, its rel=canonical, or the same text."""
+
+    __tablename__ = "article_alias"
+    __table_args__ = (UniqueConstraint("url"), Index(None, "article_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=Text)
+    article_id: int = _article_id()
+    reason: str  # "redirect", "canonical", "same-text"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- reviewing runs (migration 0003) --------------------------------------------------
+
+
+class RunArticle(Base, table=True):
+    """An article a run extracted, and the version of its text that run read.
+
+    It tells a run that found nothing in an article from a run that never read it,
+    and which text the character offsets of that run's facts point into.
+    """
+
+    __tablename__ = "run_article"
+    __table_args__ = (Index(None, "article_id"),)
+
+    run_id: int = Field(
+        sa_column=Column(Integer, _fk("extraction_run.id", "CASCADE"), primary_key=True)
+    )
+    article_id: int = Field(
+        sa_column=Column(Integer, _fk("article.id", "CASCADE"), primary_key=True)
+    )
+    content_hash: str  # of the text the run extracted from
+    extracted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ArticleText(Base, table=True):
+    """An earlier text of an article, kept when a new version of the page replaced it.
+
+    Older runs' facts point into the text they read; keeping it lets a reviewer see
+    them in place after the article was re-published.
+    """
+
+    __tablename__ = "article_text"
+    __table_args__ = (Index(None, "article_id"),)
+
+    content_hash: str = Field(primary_key=True)
+    article_id: int = _article_id()
+    text: str = Field(sa_type=Text)
+    replaced_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

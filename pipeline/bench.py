@@ -151,24 +151,28 @@ def _child(args: list[str]) -> None:
 class BenchResult:
     articles: int
     pages: int
-    workers: int
     hand: dict[str, Any] | None
-    newsfacts: dict[str, Any]
+    runs: dict[int, dict[str, Any]]  # worker count -> newsfacts figures
 
-    @property
-    def ratio(self) -> float | None:
+    def ratio(self, workers: int) -> float | None:
         if self.hand is None:
             return None
-        return float(self.newsfacts["total"]) / float(self.hand["total"])
+        return float(self.runs[workers]["total"]) / float(self.hand["total"])
+
+    def speedup(self, workers: int) -> float | None:
+        base = self.runs.get(1)
+        if base is None:
+            return None
+        return float(base["total"]) / float(self.runs[workers]["total"])
 
     def to_json(self) -> dict[str, Any]:
         return {
             "articles": self.articles,
             "distinct_pages": self.pages,
-            "workers": self.workers,
             "hand_written": self.hand,
-            "newsfacts": self.newsfacts,
-            "ratio_newsfacts_to_hand": self.ratio,
+            "newsfacts": {str(w): r for w, r in self.runs.items()},
+            "ratio_newsfacts_to_hand": {str(w): self.ratio(w) for w in self.runs},
+            "speedup_over_one_worker": {str(w): self.speedup(w) for w in self.runs},
         }
 
 
@@ -184,9 +188,9 @@ def _measure(side: str, n: int, workers: int, model: str, dirs: list[Path]) -> d
 
 
 def bench(
-    dirs: list[Path], articles: int, workers: int, model: str, baseline: bool = True
+    dirs: list[Path], articles: int, workers: list[int], model: str, baseline: bool = True
 ) -> Iterator[tuple[str, BenchResult | None]]:
-    """Yields progress messages, then ("done", result)."""
+    """Yields progress messages, then ("done", result). Sides run one after another."""
     pages = corpus_pages(dirs)
     if not pages:
         raise FileNotFoundError("no .html pages in " + ", ".join(map(str, dirs)))
@@ -194,9 +198,11 @@ def bench(
     if baseline:
         yield f"hand-written loop on {articles} pages…", None
         hand = _measure("hand", articles, 1, model, dirs)
-    yield f"newsfacts on {articles} pages with {workers} worker(s)…", None
-    ours = _measure("newsfacts", articles, workers, model, dirs)
-    yield "done", BenchResult(articles, len(pages), workers, hand, ours)
+    runs = {}
+    for n in workers:
+        yield f"newsfacts on {articles} pages with {n} worker(s)…", None
+        runs[n] = _measure("newsfacts", articles, n, model, dirs)
+    yield "done", BenchResult(articles, len(pages), hand, runs)
 
 
 if __name__ == "__main__":

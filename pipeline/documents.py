@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-Stage = Literal["fetch", "decode", "clean", "extract", "store"]
+Stage = Literal["feed", "fetch", "decode", "clean", "extract", "store"]  # "feed": a feed or sitemap
 
 
 class StageError(Exception):

@@ -25,10 +25,11 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, TypeVar
 
 import httpx
 
@@ -45,6 +46,30 @@ HTML_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_MEDIA_TYPES = frozenset({"text/plain"})
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1"
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml,"
+    "application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,text/html;q=0.5,*/*;q=0.1"
+)
+# Media types that can hold a feed, a sitemap (maybe gzipped) or a page to discover one in.
+FEED_MEDIA_TYPES = frozenset(
+    {
+        "application/gzip",
+        "application/x-gzip",
+        "application/octet-stream",
+        "application/json",
+        "application/xml",
+        "text/xml",
+        "text/plain",
+        "text/html",
+        "application/xhtml+xml",
+    }
+)
+
+# Called with each request's URL (every redirect hop) just before it is sent: the place for
+# robots.txt checks and per-host rate limits (pipeline.polite). It may wait, or raise
+# StageError to refuse the request.
+Gate = Callable[[httpx.URL], None]
+_R = TypeVar("_R")
 
 # Retry policy of fetch_with_retries.
 BACKOFF_BASE = 1.0  # seconds before the first retry; doubles each time, plus jitter
@@ -76,6 +101,19 @@ class TransientFetchError(StageError):
     def __init__(self, source: str, reason: str, retry_after: float | None = None) -> None:
         super().__init__("fetch", source, reason)
         self.retry_after = retry_after  # seconds the server asked us to wait, if it said
+
+
+@dataclass(slots=True)
+class FeedResponse:
+    """A feed or sitemap as fetched: ``status`` 200 with the body, or 304 without."""
+
+    url: str  # final URL after redirects
+    status: int
+    content: bytes
+    media_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- public API
@@ -110,21 +148,50 @@ def fetch(
     settings: Settings,
     client: httpx.Client | None = None,
     stdin: BinaryIO | None = None,
+    *,
+    gate: Gate | None = None,
 ) -> RawDocument:
-    """Read one source into a RawDocument, or raise StageError("fetch", ...)."""
+    """Read one source into a RawDocument, or raise StageError("fetch", ...).
+
+    ``gate`` is called before every HTTP request (each redirect hop), see ``Gate``.
+    """
     if source == "-":
         return _fetch_stdin(source, settings, stdin if stdin is not None else sys.stdin.buffer)
     scheme = _url_scheme(source)
     if scheme in {"http", "https"}:
         if client is not None:
-            return _fetch_url(source, settings, client)
+            return _fetch_url(source, settings, client, gate)
         with make_client(settings) as own_client:
-            return _fetch_url(source, settings, own_client)
+            return _fetch_url(source, settings, own_client, gate)
     if scheme is not None:
         raise StageError(
             "fetch", source, f"unsupported URL scheme {scheme!r}: only http and https URLs"
         )
     return _fetch_file(source, settings)
+
+
+def fetch_feed(
+    url: str,
+    settings: Settings,
+    client: httpx.Client,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    gate: Gate | None = None,
+) -> FeedResponse:
+    """GET a feed, sitemap or robots.txt, conditionally when validators are given.
+
+    The same checks as ``fetch`` on every hop (schemes, private addresses, redirect loops
+    and limits); the body is capped at ``settings.max_feed_bytes``. A 304 answer comes back
+    as status 304 with no body. Errors are StageError("fetch", ...), transient ones
+    TransientFetchError (with the server's Retry-After).
+    """
+    headers = {"Accept": FEED_ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return _follow(url, settings, client, _read_feed, gate=gate, headers=headers)
 
 
 def fetch_with_retries(
@@ -262,14 +329,31 @@ def _url_scheme(source: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _fetch_url(source: str, settings: Settings, client: httpx.Client) -> RawDocument:
+def _fetch_url(
+    source: str, settings: Settings, client: httpx.Client, gate: Gate | None = None
+) -> RawDocument:
+    return _follow(source, settings, client, _read_response, gate=gate)
+
+
+def _follow(
+    source: str,
+    settings: Settings,
+    client: httpx.Client,
+    read: Callable[[str, httpx.Response, Settings, httpx.Client], _R],
+    *,
+    gate: Gate | None = None,
+    headers: dict[str, str] | None = None,
+) -> _R:
+    """GET ``source``, following redirects hop by hop (each one checked), then ``read``."""
     url = source
     seen: set[str] = set()
     for _hop in range(settings.max_redirects + 1):
         checked = _check_url(source, url, settings)
         seen.add(str(checked.copy_with(fragment=None)))
+        if gate is not None:
+            gate(checked)
         try:
-            request = client.build_request("GET", checked)
+            request = client.build_request("GET", checked, headers=headers)
             response = client.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             raise _transport_error(source, str(checked), client, exc) from None
@@ -287,7 +371,7 @@ def _fetch_url(source: str, settings: Settings, client: httpx.Client) -> RawDocu
                     raise StageError("fetch", source, f"redirect loop at {target}")
                 url = str(target)
                 continue
-            return _read_response(source, response, settings, client)
+            return read(source, response, settings, client)
         finally:
             response.close()
     raise StageError(
@@ -351,15 +435,7 @@ def _read_response(
 ) -> RawDocument:
     url = str(response.url)
     status = response.status_code
-    if not 200 <= status < 300:
-        reason = f"HTTP {status} {_phrase(response)}"
-        if url != source:
-            reason += f" at {url}"
-        if status in {408, 429} or status >= 500:
-            raise TransientFetchError(
-                source, reason, _retry_after(response.headers.get("retry-after"))
-            )
-        raise StageError("fetch", source, reason)
+    _raise_for_status(source, response)
 
     media_type, charset = _parse_content_type(response.headers.get("content-type"))
     kind: Kind | None
@@ -372,29 +448,7 @@ def _read_response(
     else:
         raise StageError("fetch", source, f"content type {media_type} is not HTML or text")
 
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_bytes:
-        raise StageError(
-            "fetch",
-            source,
-            f"response is {int(declared) / _MB:.1f} MB, over the {_limit(settings)} limit "
-            f"{_LIMIT_HINT}",
-        )
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_bytes():  # decompressed: a gzip bomb hits the cap too
-            size += len(chunk)
-            if size > settings.max_bytes:
-                raise StageError(
-                    "fetch",
-                    source,
-                    f"response is over the {_limit(settings)} limit {_LIMIT_HINT}",
-                )
-            chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise _transport_error(source, url, client, exc) from None
-    content = b"".join(chunks)
+    content = _read_body(source, response, settings.max_bytes, _LIMIT_HINT, client)
     if not content:
         raise StageError("fetch", source, f"the server sent an empty page (HTTP {status})")
     log.info("fetched %s: %d bytes, %s", url, len(content), media_type or "no content type")
@@ -407,6 +461,73 @@ def _read_response(
         charset=charset,
         headers=dict(response.headers),
     )
+
+
+def _read_feed(
+    source: str, response: httpx.Response, settings: Settings, client: httpx.Client
+) -> FeedResponse:
+    url = str(response.url)
+    etag = response.headers.get("etag")
+    last_modified = response.headers.get("last-modified")
+    if response.status_code == HTTPStatus.NOT_MODIFIED:
+        log.info("not modified: %s", url)
+        return FeedResponse(url, 304, b"", None, etag, last_modified, dict(response.headers))
+    _raise_for_status(source, response)
+    media_type, _charset = _parse_content_type(response.headers.get("content-type"))
+    if (
+        media_type is not None
+        and media_type not in FEED_MEDIA_TYPES
+        and not media_type.endswith(("+xml", "+json", "/xml", "/json"))
+    ):
+        raise StageError(
+            "fetch", source, f"content type {media_type} is not a feed, a sitemap or a page"
+        )
+    hint = "(setting max_feed_bytes / NEWSFACTS_MAX_FEED_BYTES)"
+    content = _read_body(source, response, settings.max_feed_bytes, hint, client)
+    log.info("fetched %s: %d bytes, %s", url, len(content), media_type or "no content type")
+    return FeedResponse(
+        url, response.status_code, content, media_type, etag, last_modified, dict(response.headers)
+    )
+
+
+def _raise_for_status(source: str, response: httpx.Response) -> None:
+    """StageError for a status other than 2xx; TransientFetchError when a retry may help."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    url = str(response.url)
+    reason = f"HTTP {status} {_phrase(response)}"
+    if url != source:
+        reason += f" at {url}"
+    if status in {408, 429} or status >= 500:
+        raise TransientFetchError(source, reason, _retry_after(response.headers.get("retry-after")))
+    raise StageError("fetch", source, reason)
+
+
+def _read_body(
+    source: str, response: httpx.Response, limit: int, hint: str, client: httpx.Client
+) -> bytes:
+    """The body, decompressed, refused past ``limit`` bytes (declared or streamed)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise StageError(
+            "fetch",
+            source,
+            f"response is {int(declared) / _MB:.1f} MB, over the {_size(limit)} limit {hint}",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():  # decompressed: a gzip bomb hits the cap too
+            size += len(chunk)
+            if size > limit:
+                raise StageError(
+                    "fetch", source, f"response is over the {_size(limit)} limit {hint}"
+                )
+            chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise _transport_error(source, str(response.url), client, exc) from None
+    return b"".join(chunks)
 
 
 def _transport_error(
@@ -474,6 +595,10 @@ def _phrase(response: httpx.Response) -> str:
 
 
 def _limit(settings: Settings) -> str:
-    if settings.max_bytes >= _MB:
-        return f"{settings.max_bytes / _MB:.1f}".removesuffix(".0") + " MB"
-    return f"{settings.max_bytes} bytes"
+    return _size(settings.max_bytes)
+
+
+def _size(limit: int) -> str:
+    if limit >= _MB:
+        return f"{limit / _MB:.1f}".removesuffix(".0") + " MB"
+    return f"{limit} bytes"

@@ -15,11 +15,15 @@ at all. The schema is migrated when the store opens.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
-from sqlalchemy import Engine, delete, exc, or_, update
+from sqlalchemy import Engine, and_, delete, exc, func, inspect, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from extractors.facts import Facts, Mention
@@ -27,6 +31,8 @@ from models import (
     ARTICLE_KINDS,
     RUN_STATUSES,
     Article,
+    ArticleText,
+    Entry,
     ExtractionRun,
     Failure,
     MoneyFact,
@@ -34,6 +40,8 @@ from models import (
     OrganizationMention,
     PersonFact,
     RoleFact,
+    RunArticle,
+    Source,
     make_engine,
     migrate,
     utcnow,
@@ -149,7 +157,14 @@ class Store:
 
     # articles and facts
 
-    def save(self, run_id: int, doc: CleanDocument, facts: Facts) -> int:
+    def save(
+        self,
+        run_id: int,
+        doc: CleanDocument,
+        facts: Facts,
+        *,
+        then: Callable[[Session, int], None] | None = None,
+    ) -> int:
         """Store one article and the facts `run_id` found in it; return the article id.
 
         One transaction: the article is inserted or updated in place (matched on
@@ -158,6 +173,9 @@ class Store:
         are marked resolved. If anything fails, nothing of it is kept, and a
         StageError("store", ...) says why. Database outages (OperationalError and
         the like) propagate unchanged, so the caller can retry.
+
+        `then(session, article_id)`, if given, runs last in the same transaction (feed
+        ingestion marks its entry done there: stored and marked, or neither).
         """
         if doc.kind not in ARTICLE_KINDS:
             raise StageError("store", doc.source, f"article kind {doc.kind!r} is not html or text")
@@ -165,10 +183,14 @@ class Store:
             try:
                 with self._session(write=True) as session, session.begin():
                     _get_run(session, run_id)
+                    _keep_replaced_text(session, doc)
                     article = _upsert_article(session, doc)
                     article_id = _id(article)
                     _replace_facts(session, article_id, run_id, facts)
+                    _record_run_article(session, run_id, article_id, doc.content_hash)
                     _resolve_failures(session, doc)
+                    if then is not None:
+                        then(session, article_id)
             except _ArticleRaceError as race:
                 if attempt == 1:
                     # Another worker stored the same article between our lookup and
@@ -300,6 +322,252 @@ class Store:
             query = query.where(col(Failure.run_id) == run_id)
         with self._session() as session:
             return list(session.exec(query).all())
+
+    # reviewing runs: newsfacts diff, rerun, export, runs
+
+    def get_run(self, run_id: int) -> ExtractionRun | None:
+        """One extraction run, or None when there is no such run."""
+        with self._session() as session:
+            return session.get(ExtractionRun, run_id)
+
+    def latest_run_id(self, back: int = 0) -> int | None:
+        """The id of the newest run (`back=1`: the one before it, ...), or None."""
+        with self._session() as session:
+            query = (
+                select(ExtractionRun.id)
+                .order_by(col(ExtractionRun.id).desc())
+                .offset(back)
+                .limit(1)
+            )
+            return session.exec(query).first()
+
+    def run_article_counts(self) -> dict[int, int]:
+        """How many articles each run read (run id -> count)."""
+        query = select(RunArticle.run_id, func.count()).group_by(col(RunArticle.run_id))
+        with self._session() as session:
+            return {run_id: n for run_id, n in session.exec(query).all()}
+
+    def previous_run(self, run_id: int) -> int | None:
+        """The earlier run that read most of the articles `run_id` read (the newest on a tie)."""
+        mine = select(RunArticle.article_id).where(col(RunArticle.run_id) == run_id)
+        query = (
+            select(RunArticle.run_id, func.count().label("n"))
+            .where(col(RunArticle.run_id) < run_id, col(RunArticle.article_id).in_(mine))
+            .group_by(col(RunArticle.run_id))
+            .order_by(func.count().desc(), col(RunArticle.run_id).desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            row = session.exec(query).first()
+        return row[0] if row is not None else None
+
+    def article_heads(self, since: datetime | None = None) -> list[ArticleHead]:
+        """Id, input, URL and site of every article (stored or updated since `since`, if
+        given), oldest first, without loading their texts."""
+        query = select(Article.id, Article.source, Article.canonical_url, Article.site)
+        if since is not None:
+            query = query.where(col(Article.last_seen) >= since)
+        with self._session() as session:
+            rows = session.exec(query.order_by(col(Article.id))).all()
+        return [ArticleHead(i, source, url, site) for i, source, url, site in rows if i is not None]
+
+    def feed_article_ids(self, names: Sequence[str]) -> set[int]:
+        """Ids of the articles ingested from the feed sources with these names (case-
+        insensitive) or URLs, child sitemaps of a sitemap index included."""
+        folded = {n.casefold() for n in names}
+        with self._session() as session:
+            sources = session.exec(select(Source.id, Source.parent_id, Source.name, Source.url))
+            parents: dict[int, int | None] = {}
+            chosen: set[int] = set()
+            for source_id, parent_id, name, url in sources:
+                if source_id is None:
+                    continue
+                parents[source_id] = parent_id
+                if (name or "").casefold() in folded or url in names:
+                    chosen.add(source_id)
+            grew = True
+            while grew:  # children of chosen sources, at any depth
+                more = {s for s, parent in parents.items() if parent in chosen} - chosen
+                chosen |= more
+                grew = bool(more)
+            if not chosen:
+                return set()
+            query = select(Entry.article_id).where(
+                col(Entry.source_id).in_(chosen), col(Entry.article_id).is_not(None)
+            )
+            return {a for a in session.exec(query) if a is not None}
+
+    def documents(self, article_ids: Sequence[int]) -> list[tuple[int, CleanDocument]]:
+        """Stored articles as clean documents, ready to extract again (nothing refetched)."""
+        with self._session() as session:
+            rows = session.exec(select(Article).where(col(Article.id).in_(article_ids))).all()
+        by_id = {_id(a): a for a in rows}
+        return [(i, _document(by_id[i])) for i in article_ids if i in by_id]
+
+    def save_facts(self, run_id: int, article_id: int, content_hash: str, facts: Facts) -> None:
+        """Store the facts `run_id` found in a stored article, leaving the article as it is.
+
+        For re-extraction: `content_hash` is that of the text the facts were found in.
+        Open extract/store failures of the article are resolved. One transaction, like
+        `save`; bad data raises StageError("store", ...).
+        """
+        try:
+            with self._session(write=True) as session, session.begin():
+                _get_run(session, run_id)
+                article = session.get(Article, article_id)
+                if article is None:
+                    raise LookupError(f"no article {article_id} in the database")
+                _replace_facts(session, article_id, run_id, facts)
+                _record_run_article(session, run_id, article_id, content_hash)
+                # an earlier re-extraction of it that failed is resolved now
+                session.execute(
+                    update(Failure)
+                    .where(
+                        col(Failure.source) == article.source,
+                        col(Failure.stage).in_(("extract", "store")),
+                        col(Failure.resolved_at).is_(None),
+                    )
+                    .values(resolved_at=utcnow())
+                )
+        except (exc.IntegrityError, exc.DataError) as error:
+            raise StageError("store", f"article {article_id}", _reason(error)) from error
+        except exc.StatementError as error:
+            if isinstance(error, exc.DBAPIError):
+                raise
+            raise StageError("store", f"article {article_id}", _reason(error)) from error
+
+    def extractions(
+        self, run_id: int | None = None, *, batch_size: int = 500
+    ) -> Iterator[StoredExtraction]:
+        """What a run found in each article it read, with the text it read, by article id.
+
+        Without `run_id`: each article with the facts of the newest run that read it.
+        Facts are in the `run --json` shape (spans included; a person's first mention
+        only). Reads `batch_size` articles at a time.
+        """
+        query = select(RunArticle.run_id, RunArticle.article_id, RunArticle.content_hash)
+        if run_id is not None:
+            query = query.where(col(RunArticle.run_id) == run_id)
+        else:
+            newest = (
+                select(RunArticle.article_id, func.max(RunArticle.run_id).label("run_id"))
+                .group_by(col(RunArticle.article_id))
+                .subquery()
+            )
+            query = query.join(
+                newest,
+                and_(
+                    col(RunArticle.article_id) == newest.c.article_id,
+                    col(RunArticle.run_id) == newest.c.run_id,
+                ),
+            )
+        with self._session() as session:
+            keys: list[tuple[int, int, str]] = [
+                (r, a, h) for r, a, h in session.exec(query.order_by(col(RunArticle.article_id)))
+            ]
+        for start in range(0, len(keys), batch_size):
+            yield from self._extractions(keys[start : start + batch_size])
+
+    def _extractions(self, keys: Sequence[tuple[int, int, str]]) -> list[StoredExtraction]:
+        article_ids = [a for _, a, _ in keys]
+        run_ids = {r for r, _, _ in keys}
+        wanted = {(r, a) for r, a, _ in keys}
+        facts: dict[tuple[int, int], FactsDict] = {
+            key: {"organizations": [], "people": [], "roles": [], "money": []} for key in wanted
+        }
+
+        def rows(table: type[_Fact]) -> list[Any]:
+            # plain rows, not ORM objects: a thousand articles have tens of thousands of facts
+            t = inspect(table).local_table
+            query = (
+                t.select()
+                .where(t.c.article_id.in_(article_ids), t.c.run_id.in_(run_ids))
+                .order_by(t.c.id)
+            )
+            return [r for r in session.execute(query) if (r.run_id, r.article_id) in wanted]
+
+        with self._session() as session:
+            articles = {
+                _id(a): a
+                for a in session.exec(select(Article).where(col(Article.id).in_(article_ids)))
+            }
+            older = {h for _, a, h in keys if articles[a].content_hash != h}
+            texts = {
+                t.content_hash: t.text
+                for t in session.exec(
+                    select(ArticleText).where(col(ArticleText.content_hash).in_(older))
+                )
+            }
+            spans: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+            mention_query = (
+                select(
+                    OrganizationMention.org_fact_id,
+                    OrganizationMention.start,
+                    OrganizationMention.end,
+                    OrganizationMention.sentence,
+                )
+                .join(OrganizationFact, col(OrganizationFact.id) == OrganizationMention.org_fact_id)
+                .where(
+                    col(OrganizationFact.article_id).in_(article_ids),
+                    col(OrganizationFact.run_id).in_(run_ids),
+                )
+                .order_by(col(OrganizationMention.start), col(OrganizationMention.id))
+            )
+            for org_fact_id, start, end, sentence in session.exec(mention_query):
+                spans[org_fact_id].append((start, end, sentence))
+            for o in rows(OrganizationFact):
+                mentions = spans.get(o.id, [])
+                facts[(o.run_id, o.article_id)]["organizations"].append(
+                    {
+                        "name": o.name,
+                        "mentions": o.mentions,
+                        "aliases": sorted(a for a in o.aliases if a != o.name),
+                        "spans": [[start, end] for start, end, _ in mentions],
+                        "evidence": mentions[0][2] if mentions else None,
+                    }
+                )
+            for p in rows(PersonFact):
+                facts[(p.run_id, p.article_id)]["people"].append(
+                    {
+                        "name": p.name,
+                        "mentions": p.mentions,
+                        "spans": [[p.start, p.end]] if p.start is not None else [],
+                    }
+                )
+            for r in rows(RoleFact):
+                facts[(r.run_id, r.article_id)]["roles"].append(
+                    {
+                        "person": r.person,
+                        "role": r.role,
+                        "org": r.org,
+                        "evidence": r.evidence,
+                        "start": r.start,
+                        "end": r.end,
+                        "pattern": r.pattern,
+                    }
+                )
+            for m in rows(MoneyFact):
+                facts[(m.run_id, m.article_id)]["money"].append(
+                    {
+                        "text": m.text,
+                        "amount": format(m.amount, "f"),
+                        "currency": m.currency,
+                        "context": m.context,
+                        "qualifier": m.qualifier,
+                        "unit": m.unit,
+                        "range": m.range,
+                        "start": m.start,
+                        "end": m.end,
+                    }
+                )
+        out = []
+        for run_id, article_id, content_hash in keys:
+            article = articles[article_id]
+            text = article.text if article.content_hash == content_hash else texts.get(content_hash)
+            out.append(
+                StoredExtraction(run_id, article, content_hash, text, facts[(run_id, article_id)])
+            )
+        return out
 
 
 class _ArticleRaceError(Exception):
@@ -493,3 +761,113 @@ def _reason(error: exc.StatementError) -> str:
     cause = error.orig if error.orig is not None else error
     text = str(cause).strip().splitlines()
     return f"cannot store the article: {text[0] if text else type(cause).__name__}"
+
+
+# --- reviewing runs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleHead:
+    """What selecting articles for a re-extraction needs, without their text."""
+
+    id: int
+    source: str
+    url: str | None
+    site: str | None
+
+
+@dataclass(slots=True)
+class StoredExtraction:
+    """The facts one run found in one article, with the text that run read."""
+
+    run_id: int
+    article: Article
+    content_hash: str
+    text: str | None  # None when that version of the text is no longer stored
+    facts: FactsDict
+
+
+def _document(article: Article) -> CleanDocument:
+    kind: Literal["html", "text"] = "text" if article.kind == "text" else "html"
+    return CleanDocument(
+        source=article.source,
+        url=article.canonical_url,
+        text=article.text,
+        content_hash=article.content_hash,
+        kind=kind,
+        title=article.title,
+        author=article.author,
+        published=article.published,
+        language=article.language,
+        site=article.site,
+    )
+
+
+def _keep_replaced_text(session: Session, doc: CleanDocument) -> None:
+    """Keep the text a re-published article is about to lose to `doc` (see _upsert_article:
+    only an article found by URL, with other text, and no row holding doc's text, is
+    overwritten), so the facts older runs found in it can still be shown in place."""
+    if not doc.url:
+        return
+    current = session.exec(select(Article).where(col(Article.canonical_url) == doc.url)).first()
+    if current is None or current.content_hash == doc.content_hash:
+        return
+    same_text = select(Article.id).where(col(Article.content_hash) == doc.content_hash)
+    if session.exec(same_text).first() is not None:
+        return
+    _upsert(
+        session,
+        ArticleText,
+        {
+            "content_hash": current.content_hash,
+            "article_id": _id(current),
+            "text": current.text,
+            "replaced_at": utcnow(),
+        },
+        key=("content_hash",),
+        update=(),
+    )
+
+
+def _record_run_article(session: Session, run_id: int, article_id: int, content_hash: str) -> None:
+    _upsert(
+        session,
+        RunArticle,
+        {
+            "run_id": run_id,
+            "article_id": article_id,
+            "content_hash": content_hash,
+            "extracted_at": utcnow(),
+        },
+        key=("run_id", "article_id"),
+        update=("content_hash", "extracted_at"),
+    )
+
+
+def _upsert(
+    session: Session,
+    table: type[RunArticle | ArticleText],
+    values: dict[str, Any],
+    key: tuple[str, ...],
+    update: tuple[str, ...],
+) -> None:
+    """INSERT, or on a conflict on `key` UPDATE the `update` columns (none: leave the row)."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(**values)
+        if update:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+        session.execute(stmt)
+        return
+    row = session.get(table, tuple(values[k] for k in key))
+    if row is None:
+        session.add(table(**values))
+    else:
+        for column in update:
+            setattr(row, column, values[column])
+    session.flush()

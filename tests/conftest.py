@@ -68,6 +68,19 @@ def _throwaway_postgres(server: str) -> Iterator[str]:
         admin.dispose()
 
 
+# --- Prefect ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect API for the whole session (flow tests of test_flow.py and
+    test_ingest_flow.py share it)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
 # --- local HTTP server ---------------------------------------------------------
 #
 # `http_server` is a real threaded HTTP server on 127.0.0.1 (random port) for the fetch

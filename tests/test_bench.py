@@ -24,12 +24,13 @@ def test_copies_are_distinct_articles() -> None:
 
 @pytest.mark.slow
 def test_bench_prints_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["bench", str(SAMPLES), "--articles", "3", "--json"])
+    code = main(["bench", str(SAMPLES), "--articles", "3", "--workers", "1", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["articles"] == 3
-    assert out["newsfacts"]["ok"] == 3
-    assert out["newsfacts"]["failed"] == 0
-    assert {"fetch", "clean", "extract", "store"} <= set(out["newsfacts"]["stages"])
+    run = out["newsfacts"]["1"]
+    assert run["ok"] == 3
+    assert run["failed"] == 0
+    assert {"fetch", "clean", "extract", "store"} <= set(run["stages"])
     assert out["hand_written"]["words"] > 0
-    assert out["ratio_newsfacts_to_hand"] > 0
+    assert out["ratio_newsfacts_to_hand"]["1"] > 0

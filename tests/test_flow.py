@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from pipeline.runner import run
 from pipeline.store import Store
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "ai_alliance"
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
 
 
 def stored(url: str) -> dict[str, object]:
