@@ -357,7 +357,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{ratio:.2f}" if ratio is not None else "",
             f"{speedup:.2f}x" if speedup is not None else "",
         )
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(table)
     for w, o in result.runs.items():
         busy = sum(o["stages"].values()) or 1.0
