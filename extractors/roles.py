@@ -79,11 +79,7 @@ class RoleFinder:
             # "<ORG> <title> <PERSON>" / "<ORG>'s <title> <PERSON>" / "<title> <PERSON>"
             if after in persons:
                 person = persons[after]
-                org = _org_before(doc, title.start, orgs_by_end)
-                first = org.start if org is not None else title.start
-                if org is None:
-                    owner, implicit = self._owner_before(doc, title.start)
-                    org = _salient_org(doc, owner, orgs_by_end) if implicit else None
+                org, first = self._org_of_title(doc, title, orgs_by_end)
                 for part in title.parts:
                     add(person, part, org, first, person.end, "premodifier")
                     # "MEPs Mick Wallace and Clare Daly": the title covers both
@@ -103,11 +99,7 @@ class RoleFinder:
             # "<ORG>'s chief economist, <PERSON>" / "the company's CEO, <PERSON>"
             if title.end + 1 < len(doc) and doc[title.end].text == "," and title.end + 1 in persons:
                 named = persons[title.end + 1]
-                org = _org_before(doc, title.start, orgs_by_end)
-                first = org.start if org is not None else title.start
-                if org is None:
-                    owner, implicit = self._owner_before(doc, title.start)
-                    org = _salient_org(doc, owner, orgs_by_end) if implicit else None
+                org, first = self._org_of_title(doc, title, orgs_by_end)
                 for part in title.parts:
                     add(named, part, org, first, named.end, "title_comma_name")
                 continue
@@ -159,6 +151,17 @@ class RoleFinder:
         if org is None and title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
+
+    def _org_of_title(
+        self, doc: Doc, title: Title, orgs_by_end: dict[int, Span]
+    ) -> tuple[Span | None, int]:
+        """The organisation named or implied right before a title, and where the match
+        starts: "IBM chief executive", "IBM's chief executive", "the company's CEO"."""
+        org = _org_before(doc, title.start, orgs_by_end)
+        if org is not None:
+            return org, org.start
+        owner, implicit = self._owner_before(doc, title.start)
+        return (_salient_org(doc, owner, orgs_by_end) if implicit else None), title.start
 
     def _owner_before(self, doc: Doc, k: int) -> tuple[int, bool]:
         """Skip back over "the company's 26-year-old" / "its" before a title. The flag says

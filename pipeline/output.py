@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from extractors.facts import Facts
+from pipeline.factjson import money_json, role_json
 from pipeline.runner import Result
 
 
@@ -30,32 +31,8 @@ def facts_json(facts: Facts) -> dict[str, list[dict[str, Any]]]:
             }
             for p in facts.people
         ],
-        "roles": [
-            {
-                "person": r.person,
-                "role": r.role,
-                "org": r.org,
-                "evidence": r.evidence,
-                "start": r.start,
-                "end": r.end,
-                "pattern": r.pattern,
-            }
-            for r in facts.roles
-        ],
-        "money": [
-            {
-                "text": m.text,
-                "amount": format(m.amount, "f"),
-                "currency": m.currency,
-                "context": m.context,
-                "qualifier": m.qualifier,
-                "unit": m.unit,
-                "range": m.range,
-                "start": m.start,
-                "end": m.end,
-            }
-            for m in facts.money
-        ],
+        "roles": [role_json(r) for r in facts.roles],
+        "money": [money_json(m) for m in facts.money],
     }
 
 

@@ -48,6 +48,7 @@ from models import (
 )
 from pipeline.config import Settings
 from pipeline.documents import CleanDocument, StageError
+from pipeline.factjson import money_json, role_json
 
 log = logging.getLogger(__name__)
 
@@ -535,31 +536,9 @@ class Store:
                     }
                 )
             for r in rows(RoleFact):
-                facts[(r.run_id, r.article_id)]["roles"].append(
-                    {
-                        "person": r.person,
-                        "role": r.role,
-                        "org": r.org,
-                        "evidence": r.evidence,
-                        "start": r.start,
-                        "end": r.end,
-                        "pattern": r.pattern,
-                    }
-                )
+                facts[(r.run_id, r.article_id)]["roles"].append(role_json(r))
             for m in rows(MoneyFact):
-                facts[(m.run_id, m.article_id)]["money"].append(
-                    {
-                        "text": m.text,
-                        "amount": format(m.amount, "f"),
-                        "currency": m.currency,
-                        "context": m.context,
-                        "qualifier": m.qualifier,
-                        "unit": m.unit,
-                        "range": m.range,
-                        "start": m.start,
-                        "end": m.end,
-                    }
-                )
+                facts[(m.run_id, m.article_id)]["money"].append(money_json(m))
         out = []
         for run_id, article_id, content_hash in keys:
             article = articles[article_id]
