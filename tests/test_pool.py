@@ -42,3 +42,19 @@ def test_two_workers_store_what_one_process_stores(tmp_path: Path) -> None:
     assert two.results == []  # keep_results=False keeps counts only
     assert stored(serial.database_url) == stored(pooled.database_url)
     assert {"fetch", "clean", "extract", "store"} <= set(timer.seconds)
+
+
+@pytest.mark.slow
+def test_run_command_with_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from pipeline.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    inputs = [str(SAMPLE / "article.txt"), str(tmp_path / "nope.txt")]
+    code = main(["run", "--no-prefect", "--workers", "2", "--json", "--db", db, *inputs])
+    assert code == 1
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["input"] for x in lines] == inputs
+    assert lines[0]["error"] is None
+    assert lines[1]["error"].startswith("fetch: file not found")
