@@ -119,6 +119,8 @@ class TitleFinder:
                 if (
                     _is_lower_word(tok)
                     or (titled and tok.is_title and tok.ent_type_ == "")
+                    or tok.ent_type_ == "NORP"  # "managing director for Canadian rates"
+                    or (tok.is_upper and tok.is_alpha and len(tok) <= 4 and k > end + 1)  # "AI"
                     or (tok.lower_ == "and" and k + 1 < len(doc) and _is_lower_word(doc[k + 1]))
                 ):
                     k += 1
