@@ -121,7 +121,12 @@ class TitleFinder:
                     or (titled and tok.is_title and tok.ent_type_ == "")
                     or tok.ent_type_ == "NORP"  # "managing director for Canadian rates"
                     or (tok.is_upper and tok.is_alpha and len(tok) <= 4 and k > end + 1)  # "AI"
-                    or (tok.lower_ == "and" and k + 1 < len(doc) and _is_lower_word(doc[k + 1]))
+                    or (
+                        tok.lower_ == "and"
+                        and k + 1 < len(doc)
+                        and _is_lower_word(doc[k + 1])
+                        and self._one_title(doc, k + 1) is None  # "... and macro strategist"
+                    )
                 ):
                     k += 1
                 else:
@@ -149,8 +154,14 @@ def _after_name(doc: Doc, i: int) -> bool:
 def _title_text(doc: Doc, a: int, b: int) -> str:
     """The title as written, without a leading nationality ('former Irish ambassador' keeps
     'former', drops 'Irish': the country is not part of the position)."""
-    words = [t for t in doc[a:b] if not (t.ent_type_ == "NORP" and t.i < b - 1)]
-    text = "".join(t.text_with_ws for t in words).strip()
+    words = list(doc[a:b])
+    n = 0
+    while n < len(words) and words[n].lower_ in ("former", "acting", "then"):
+        n += 1
+    lead, rest = words[:n], words[n:]
+    while len(rest) > 1 and rest[0].ent_type_ == "NORP":
+        rest = rest[1:]
+    text = "".join(t.text_with_ws for t in lead + rest).strip()
     return text or doc[a:b].text
 
 

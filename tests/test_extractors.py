@@ -340,3 +340,14 @@ def test_a_place_after_a_place_cue_is_not_an_organisation(nlp: Language) -> None
 def test_a_company_named_like_a_city_stays_an_organisation(nlp: Language) -> None:
     text = "Toyota said on Tuesday it would build a plant. Investors bought a stake in Toyota."
     assert "Toyota" in org_names(nlp, text)
+
+
+def test_title_tail_with_nationality_and_a_second_title(nlp: Language) -> None:
+    text = (
+        "Bank of Montreal’s managing director for Canadian rates and macro strategist, "
+        "Benjamin Reitzes, said the surge should silence the recession crowd."
+    )
+    assert roles(nlp, text) == {
+        ("Benjamin Reitzes", "managing director for Canadian rates", "Bank of Montreal"),
+        ("Benjamin Reitzes", "macro strategist", "Bank of Montreal"),
+    }
