@@ -28,6 +28,7 @@ from extractors.titles import Title, TitleFinder
 
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
+COPULAS = {"is", "was", "has", "had", "became", "remains", "serves", "served"}
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
 BREAK_TAGS = {"VBZ", "VBD", "VBP", "MD", "IN", "CC", "WDT", "WP", ",", ".", ":", "-LRB-", "-RRB-"}
 
@@ -110,7 +111,8 @@ class RoleFinder:
                 for part in title.parts:
                     add(holder, part, at, first, last, "appositive")
 
-        for person in persons.values():
+        for person in list(persons.values()):
+            self._title_inside_name(doc, person, orgs_by_end, add)
             self._who_is(doc, person, orgs_by_start, add)
             self._role_as(doc, person, orgs_by_start, add)
             self._led_by(doc, person, orgs_by_start, add)
@@ -163,6 +165,10 @@ class RoleFinder:
         owner, implicit = self._owner_before(doc, title.start)
         return (_salient_org(doc, owner, orgs_by_end) if implicit else None), title.start
 
+    @staticmethod
+    def _orgs_by_end(doc: Doc) -> dict[int, Span]:
+        return {e.end: e for e in doc.ents if e.label_ == "ORG"}
+
     def _owner_before(self, doc: Doc, k: int) -> tuple[int, bool]:
         """Skip back over "the company's 26-year-old" / "its" before a title. The flag says
         the organisation is only implied ("the company's CEO")."""
@@ -180,23 +186,71 @@ class RoleFinder:
             return j - 3, True
         return k, False
 
-    def _who_is(self, doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
-        """ "<PERSON>, who ... is now CEO of <ORG>" / "<PERSON>, who heads <ORG>"."""
-        i = person.end
-        if i + 2 >= len(doc) or doc[i].text != "," or doc[i + 1].lower_ != "who":
+    def _title_inside_name(
+        self, doc: Doc, person: Span, orgs_by_end: dict[int, Span], add: AddRole
+    ) -> None:
+        """The model often makes the title part of the name: "King Charles",
+        "Vice President Kamala Harris" tagged as one PERSON."""
+        title = self.titles.title_at(doc, person.start, in_names=True)
+        if title is None or not (person.start < title.end < person.end):
             return
-        k = i + 2
-        while k < min(len(doc), i + 16) and doc[k].text not in (".", ";", "”", '"'):
-            if doc[k].lower_ in ("is", "was", "became", "as") or doc[k].tag_ in ("VBZ", "VBD"):
+        name = doc[self._skip_honorifics(doc, title.end) : person.end]
+        if len(name) == 0 or not all(t.text[:1].isupper() for t in name):
+            return
+        org = _org_before(doc, title.start, orgs_by_end)
+        for part in title.parts:
+            add(name, part, org, title.start, person.end, "title_in_name")
+
+    def _who_is(self, doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
+        """ "<PERSON>, who ... is now CEO of <ORG>" / "<PERSON> has been Biden's vice
+        president" / "<PERSON> is the party's leader"."""
+        i = person.end
+        if i + 2 < len(doc) and doc[i].text == "," and doc[i + 1].lower_ == "who":
+            k, limit = i + 2, i + 16
+        elif i + 1 < len(doc) and doc[i].lower_ in COPULAS:
+            k, limit = i, i + 3  # the copula right after the name
+        else:
+            return
+        while k < min(len(doc), limit) and doc[k].text not in (".", ";", "”", '"'):
+            if doc[k].lower_ in ("is", "was", "became", "as", "been") or doc[k].tag_ in (
+                "VBZ",
+                "VBD",
+            ):
                 j = k + 1
                 while j < len(doc) and doc[j].lower_ in ("now", "also", "currently", "still"):
                     j += 1
                 while j < len(doc) and doc[j].tag_ in ("DT", "PRP$"):
                     j += 1
+                # "IBM's chief executive" names the organisation; "Biden's vice president"
+                # (a person's possessive) does not
+                owner = None
+                if j + 1 < len(doc) and doc[j].ent_type_ in ("PERSON", "ORG"):
+                    label, first = doc[j].ent_type_, j
+                    while j < len(doc) and doc[j].ent_type_ == label and doc[j].tag_ != "POS":
+                        j += 1
+                    if j < len(doc) and doc[j].tag_ == "POS":
+                        owner = doc[first:j] if label == "ORG" else None
+                        j += 1
+                    else:
+                        j = first
+                # "the party's president": the organisation is only implied
+                implied = (
+                    j + 1 < len(doc)
+                    and doc[j].lower_ in self.owner_nouns
+                    and doc[j + 1].tag_ == "POS"
+                )
+                if implied:
+                    j += 2
                 title = self.titles.title_at(doc, j)
                 if title is not None:
-                    org = None
-                    if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
+                    org = owner
+                    if org is None and implied:
+                        org = _salient_org(doc, k, self._orgs_by_end(doc))
+                    if (
+                        org is None
+                        and title.end < len(doc)
+                        and doc[title.end].lower_ in ORG_PREPOSITIONS
+                    ):
                         org = _org_after(doc, title.end + 1, orgs_by_start)
                     for part in title.parts:
                         add(person, part, org, person.start, title.end, "who_is")

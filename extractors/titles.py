@@ -69,18 +69,20 @@ class TitleFinder:
     def _is_modifier(self, word: str) -> bool:
         return word in self.modifiers or all(w in self.modifiers for w in word.split("-"))
 
-    def title_at(self, doc: Doc, i: int) -> Title | None:
+    def title_at(self, doc: Doc, i: int, in_names: bool = False) -> Title | None:
+        """The title starting at token i, if any. With `in_names`, title words the model
+        put inside a person's name ("King Charles") count too."""
         parts: list[tuple[int, int]] = []
         start = i
         while True:
-            part = self._one_title(doc, i)
+            part = self._one_title(doc, i, in_names)
             if part is None:
                 break
             parts.append(part)
             i = part[1]
             # "director and senior economist", "senior vice president and head of hotels"
             if i + 1 < len(doc) and doc[i].lower_ in ("and", "&"):
-                nxt = self._one_title(doc, i + 1)
+                nxt = self._one_title(doc, i + 1, in_names)
                 if nxt is not None:
                     i += 1
                     continue
@@ -90,11 +92,12 @@ class TitleFinder:
         texts = tuple(_title_text(doc, a, b) for a, b in parts)
         return Title(start, parts[-1][1], " and ".join(texts), texts)
 
-    def _one_title(self, doc: Doc, i: int) -> tuple[int, int] | None:
+    def _one_title(self, doc: Doc, i: int, in_names: bool = False) -> tuple[int, int] | None:
+        stop = ("ORG", "GPE") if in_names else ("PERSON", "ORG", "GPE")
         j, last_head = i, -1
         while j < len(doc) and j - i < 8:
             tok = doc[j]
-            if tok.ent_type_ in ("PERSON", "ORG", "GPE") or (tok.is_punct and tok.text not in "-–"):
+            if tok.ent_type_ in stop or (tok.is_punct and tok.text not in "-–"):
                 break
             word, k = self._word(doc, j)
             if self._is_head(word):

@@ -351,3 +351,21 @@ def test_title_tail_with_nationality_and_a_second_title(nlp: Language) -> None:
         ("Benjamin Reitzes", "managing director for Canadian rates", "Bank of Montreal"),
         ("Benjamin Reitzes", "macro strategist", "Bank of Montreal"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("Arvind Krishna is IBM's chief executive.", ("Arvind Krishna", "chief executive", "IBM")),
+        (
+            "The Liberal Democratic Party held a vote. Shigeru Ishiba has been the party's "
+            "president since October. Ishiba spoke.",
+            ("Shigeru Ishiba", "president", "Liberal Democratic Party"),
+        ),
+        ("King Charles said the government would act.", ("Charles", "King", None)),
+    ],
+)
+def test_copula_and_title_inside_a_name(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    assert role in roles(nlp, text)
