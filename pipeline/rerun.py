@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from extractors.facts import Facts
 from pipeline.config import Settings
-from pipeline.documents import StageError
+from pipeline.documents import CleanDocument, StageError
 from pipeline.extract import Extractor, Skipped
 from pipeline.runner import begin_run, chunks
 from pipeline.store import ArticleHead, Store
@@ -101,6 +101,30 @@ def select_articles(
     return [a.id for a in heads]
 
 
+def store_outcomes(
+    store: Store,
+    report: RerunReport,
+    documents: Sequence[tuple[int, CleanDocument]],
+    outcomes: Sequence[Facts | Skipped | StageError],
+) -> None:
+    """Store what re-extraction found for each (article id, document); one transaction
+    per article, a failure recorded and the others going on."""
+    for (article_id, doc), outcome in zip(documents, outcomes, strict=True):
+        report.articles += 1
+        try:
+            if isinstance(outcome, StageError):
+                raise outcome
+            facts = Facts() if isinstance(outcome, Skipped) else outcome
+            store.save_facts(report.run_id, article_id, doc.content_hash, facts)
+        except StageError as exc:
+            log.warning("re-extracting %s failed: %s", doc.source, exc)
+            store.record_failure(report.run_id, doc.source, doc.url, exc.stage, exc.reason)
+            report.failures.append((doc.source, str(exc)))
+            continue
+        report.n_ok += 1
+        report.n_skipped += isinstance(outcome, Skipped)
+
+
 def rerun(
     article_ids: Sequence[int],
     settings: Settings,
@@ -122,20 +146,7 @@ def rerun(
         for batch in chunks(article_ids, settings.batch_size):
             documents = store.documents(batch)
             outcomes = extractor.extract_many([doc for _, doc in documents])
-            for (article_id, doc), outcome in zip(documents, outcomes, strict=True):
-                report.articles += 1
-                try:
-                    if isinstance(outcome, StageError):
-                        raise outcome
-                    facts = Facts() if isinstance(outcome, Skipped) else outcome
-                    store.save_facts(run_id, article_id, doc.content_hash, facts)
-                except StageError as exc:
-                    log.warning("re-extracting %s failed: %s", doc.source, exc)
-                    store.record_failure(run_id, doc.source, doc.url, exc.stage, exc.reason)
-                    report.failures.append((doc.source, str(exc)))
-                    continue
-                report.n_ok += 1
-                report.n_skipped += isinstance(outcome, Skipped)
+            store_outcomes(store, report, documents, outcomes)
             if on_progress is not None:
                 on_progress(report.articles)
         store.finish_run(run_id, report.n_ok, report.n_failed)
