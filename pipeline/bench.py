@@ -6,8 +6,8 @@ Each side runs in its own child process, so each has its own model load and peak
 memory. newsfacts fetches every page from a local HTTP server (127.0.0.1), cleans,
 extracts and stores it in a fresh SQLite file; the hand-written loop reads the same
 pages from memory. Pages are the corpus pages (samples/ and, when present, the dev
-corpus) repeated to the requested number, each copy made distinct (its first
-paragraph numbered) so that every copy is a new article for the store.
+corpus) repeated to the requested number, each copy made distinct (all its
+paragraphs numbered) so that every copy is a new article for the store.
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ def corpus_pages(dirs: list[Path]) -> list[bytes]:
 
 
 def variant(pages: list[bytes], i: int) -> bytes:
-    """Copy i of the corpus: page i mod n with its first paragraph numbered."""
+    """Copy i of the corpus: page i mod n with every paragraph numbered, so that the
+    article body (whichever paragraphs it is made of) differs from every other copy."""
     page = pages[i % len(pages)]
     if i < len(pages):
         return page
-    return re.sub(rb"<p([ >])", b"<p\\1Copy %d. " % (i // len(pages)), page, count=1)
+    return re.sub(rb"<p([ >])", b"<p\\1Copy %d. " % (i // len(pages)), page)
 
 
 class _Server:
