@@ -124,6 +124,7 @@ class EntityRepair:
         self.cues = set(read_list("list_cues.txt", data_dir))
         self.stop = stoplist(data_dir)
         self.type_nouns = set(read_list("org_type_nouns.txt", data_dir))
+        self.employment = set(read_list("employment_verbs.txt", data_dir))
         self.nonheads = set(read_list("org_nonheads.txt", data_dir))
         titles = read_json("titles.json", data_dir)
         self.title_heads = set(titles["heads"])
@@ -292,7 +293,8 @@ class EntityRepair:
         if low in ("owned", "backed", "based", "run", "listed", "controlled", "funded"):
             return i >= 2 and doc[i - 2].text in ("-", "–")
         if low == "at" and i >= 2:
-            return doc[i - 2].lower_ in self.title_heads
+            before = doc[i - 2].lower_
+            return before in self.title_heads or before in self.employment
         return False
 
     # -- rule 3c: campaigns, party nicknames, titles ------------------------

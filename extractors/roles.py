@@ -290,16 +290,24 @@ class RoleFinder:
 
 
 def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
-    """The organisation "the company" refers to: the nearest one named before token i,
-    within the three sentences before it."""
+    """The organisation "the company" refers to: of those named in the three sentences
+    before token i's sentence, the one the article names most often (the story's
+    company, not one mentioned in passing), the nearest on a tie."""
     sent_start = doc[i].sent.start if i < len(doc) else len(doc)
     starts = [s.start for s in doc.sents if s.start < sent_start]
     limit = starts[-3] if len(starts) >= 3 else 0
-    best = None
-    for end, org in orgs_by_end.items():
-        if limit <= org.start and end <= i and (best is None or end > best.end):
-            best = org
-    return best
+    counts: dict[str, int] = {}
+    for org in orgs_by_end.values():
+        key = normalize_org(org.text)
+        counts[key] = counts.get(key, 0) + 1
+    # "the company" was introduced before its sentence; an organisation in the same
+    # sentence is usually something else ("launch with SpaceX, the company's CEO said")
+    before = [o for end, o in orgs_by_end.items() if limit <= o.start and end <= sent_start]
+    same = [o for end, o in orgs_by_end.items() if sent_start <= o.start and end <= i]
+    candidates = before or same
+    if not candidates:
+        return None
+    return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
 
 
 def _org_after(doc: Doc, i: int, orgs_by_start: dict[int, Span]) -> Span | None:

@@ -369,3 +369,8 @@ def test_copula_and_title_inside_a_name(
     nlp: Language, text: str, role: tuple[str, str, str | None]
 ) -> None:
     assert role in roles(nlp, text)
+
+
+def test_worked_at_names_an_employer(nlp: Language) -> None:
+    text = "Jim Cantrell, who worked at SpaceX in its earliest days, spoke to reporters."
+    assert "SpaceX" in org_names(nlp, text)
