@@ -20,26 +20,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
 from prefect.futures import PrefectFuture
-from prefect.states import State
-from prefect.tasks import Task
-from sqlalchemy.exc import OperationalError
 
+from flows.retry import on_database_error
 from pipeline.config import Settings
 from pipeline.ingest import Ingestor, SourceReport, Work
 from pipeline.ledger import Claimed
 from pipeline.sources import SourceConfig
-
-
-def _retry_database(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    try:
-        state.result()
-    except OperationalError:
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @task(
@@ -47,7 +34,7 @@ def _retry_database(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) 
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[2, 10],
-    retry_condition_fn=_retry_database,
+    retry_condition_fn=on_database_error,
     task_run_name="poll {source.name}",
 )
 def poll_task(ingestor: Ingestor, source: SourceConfig) -> SourceReport:
@@ -72,7 +59,7 @@ def extract_task(ingestor: Ingestor, works: list[Work]) -> list[Work]:
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[2, 10],
-    retry_condition_fn=_retry_database,
+    retry_condition_fn=on_database_error,
 )
 def store_task(ingestor: Ingestor, works: list[Work]) -> list[Work]:
     ingestor.store_all(works)  # works stored by a failed try are not stored again

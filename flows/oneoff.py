@@ -13,27 +13,16 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
-from prefect.tasks import Task
-from sqlalchemy.exc import OperationalError
 
 from extractors.facts import Facts
+from flows.retry import on_database_error, on_transient_fetch
 from pipeline.clean import clean
 from pipeline.config import Settings
 from pipeline.documents import CleanDocument, RawDocument, StageError
 from pipeline.extract import Extractor, Skipped
-from pipeline.fetch import TransientFetchError, fetch
+from pipeline.fetch import fetch
 from pipeline.runner import Result, apply_extraction, begin_run, chunks, save
 from pipeline.store import Store
-
-
-def _retry_transient_fetch(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    return isinstance(state.data, TransientFetchError)
-
-
-def _retry_locked_database(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    return isinstance(state.data, OperationalError)
 
 
 @task(
@@ -41,7 +30,7 @@ def _retry_locked_database(task: Task[Any, Any], task_run: TaskRun, state: State
     retries=2,
     retry_delay_seconds=[1, 4],
     retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_transient_fetch,
+    retry_condition_fn=on_transient_fetch,
     cache_policy=NO_CACHE,
     task_run_name="fetch {source}",
 )
@@ -66,7 +55,7 @@ def extract_task(
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=1,
-    retry_condition_fn=_retry_locked_database,
+    retry_condition_fn=on_database_error,
 )
 def store_task(store: Store, run_id: int, results: list[Result]) -> list[Result]:
     for result in results:
@@ -88,7 +77,7 @@ def oneoff_flow(sources: list[str], settings: dict[str, Any]) -> list[Result]:
     extractor = Extractor(cfg)
     out: list[Result] = []
     with Store(cfg.database_url) as store:
-        run_id = begin_run(store, extractor, cfg)
+        run_id = begin_run(store, (extractor.model_name, extractor.model_version), cfg)
         for batch in chunks(sources, cfg.batch_size):
             results = [Result(source) for source in batch]
             fetches = [fetch_task.submit(r.source, cfg) for r in results]

@@ -24,9 +24,8 @@ from pipeline.config import Settings
 from pipeline.documents import CleanDocument, StageError
 from pipeline.extract import Extractor, Skipped
 from pipeline.rerun import RUN_KIND, RerunReport, select_articles, store_outcomes
-from pipeline.runner import chunks
+from pipeline.runner import begin_run, chunks
 from pipeline.store import Store
-from pipeline.version import code_version, config_hash
 
 
 @cache
@@ -62,14 +61,7 @@ def rerun_flow(
     log = get_run_logger()
     with Store(cfg.database_url) as store:
         ids = article_ids if article_ids is not None else select_articles(store)
-        name, version = model_info.submit(key).result()
-        run_id = store.begin_run(
-            code_version=code_version(),
-            model_name=name,
-            model_version=version,
-            config_hash=config_hash(cfg),
-            kind=RUN_KIND,
-        )
+        run_id = begin_run(store, model_info.submit(key).result(), cfg, kind=RUN_KIND)
         report = RerunReport(run_id)
         pending: deque[tuple[list[tuple[int, CleanDocument]], PrefectFuture[Any]]] = deque()
 

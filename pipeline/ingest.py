@@ -175,7 +175,12 @@ class Ingestor:
     def begin(self) -> int:
         """The extraction run of this ingestion, started when there is work."""
         if self.run_id is None:
-            self.run_id = begin_run(self.store, self.extractor, self.settings, kind="ingest")
+            self.run_id = begin_run(
+                self.store,
+                (self.extractor.model_name, self.extractor.model_version),
+                self.settings,
+                kind="ingest",
+            )
         return self.run_id
 
     # ------------------------------------------------------------------ the whole thing

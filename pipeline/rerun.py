@@ -140,7 +140,9 @@ def rerun(
     (stage "extract" or "store") while the others go on. The articles themselves are
     left as they are. `on_progress(n)` is called after each batch with the number done.
     """
-    run_id = begin_run(store, extractor, settings, kind=RUN_KIND)
+    run_id = begin_run(
+        store, (extractor.model_name, extractor.model_version), settings, kind=RUN_KIND
+    )
     report = RerunReport(run_id)
     try:
         for batch in chunks(article_ids, settings.batch_size):

@@ -131,6 +131,15 @@ class NoDatabaseError(Exception):
     """The database to read does not exist or cannot be opened."""
 
 
+def _store_or_complain(url: str) -> Any:
+    """The store at `url`, or None after telling the user why it cannot be opened."""
+    try:
+        return _open_store(url)
+    except NoDatabaseError as exc:
+        print(f"newsfacts: {exc}", file=sys.stderr)
+        return None
+
+
 def _open_store(url: str) -> Any:
     """The store at `url`; never creates an SQLite file that is not there (a typo in --db
     would otherwise give an empty database and an answer about nothing)."""
@@ -256,10 +265,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"newsfacts: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    try:
-        store = _open_store(settings.database_url)
-    except NoDatabaseError as exc:
-        print(f"newsfacts: {exc}", file=sys.stderr)
+    store = _store_or_complain(settings.database_url)
+    if store is None:
         return USAGE_ERROR
     with store:
         ids = select_articles(store, since=since, sources=args.source)
@@ -324,10 +331,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.export import export
 
     settings = _settings(args, database_url=args.db)
-    try:
-        store = _open_store(settings.database_url)
-    except NoDatabaseError as exc:
-        print(f"newsfacts: {exc}", file=sys.stderr)
+    store = _store_or_complain(settings.database_url)
+    if store is None:
         return USAGE_ERROR
     with store:
         if args.run is not None and store.get_run(args.run) is None:
@@ -353,10 +358,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     settings = _settings(args, database_url=args.db)
-    try:
-        store = _open_store(settings.database_url)
-    except NoDatabaseError as exc:
-        print(f"newsfacts: {exc}", file=sys.stderr)
+    store = _store_or_complain(settings.database_url)
+    if store is None:
         return USAGE_ERROR
     with store:
         runs = store.runs()

@@ -97,11 +97,14 @@ def save(store: Store, run_id: int, result: Result) -> None:
         store.record_failure(run_id, result.source, url, result.error.stage, result.error.reason)
 
 
-def begin_run(store: Store, extractor: Extractor, settings: Settings, kind: str = "run") -> int:
+def begin_run(store: Store, model: tuple[str, str], settings: Settings, kind: str = "run") -> int:
+    """Start an extraction run recording what produces its facts: code version, model
+    (name, version), and the hash of the extraction settings and rule files."""
+    name, version = model
     return store.begin_run(
         code_version=code_version(),
-        model_name=extractor.model_name,
-        model_version=extractor.model_version,
+        model_name=name,
+        model_version=version,
         config_hash=config_hash(settings),
         kind=kind,
     )
@@ -162,13 +165,7 @@ def run(
         pool = None
         extractor = extractor or Extractor(settings)
         info = (extractor.model_name, extractor.model_version)
-    run_id = store.begin_run(
-        code_version=code_version(),
-        model_name=info[0],
-        model_version=info[1],
-        config_hash=config_hash(settings),
-        kind="run",
-    )
+    run_id = begin_run(store, info, settings)
     report = Report(run_id)
     try:
         if pool is not None:
