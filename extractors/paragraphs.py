@@ -4,6 +4,9 @@ The small sentence recogniser ("senter") sometimes runs a sentence over a blank
 line, so that a heading or the last line of one paragraph joins the first
 sentence of the next. News text never continues a sentence across paragraphs,
 so this component marks the token after a line break as a sentence start.
+It also takes back a start the recogniser puts inside a word ("Strava. Co" |
+"-founder Michael Horvath"): a token glued to a previous word is never the
+first of a sentence.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from spacy.tokens import Doc
 @Language.component("newsfacts_paragraphs", requires=["token.is_sent_start"])
 def paragraph_breaks(doc: Doc) -> Doc:
     for token in doc[:-1]:
+        nxt = doc[token.i + 1]
         if (token.is_space and "\n" in token.text) or "\n" in token.whitespace_:
-            doc[token.i + 1].is_sent_start = True
+            nxt.is_sent_start = True
+        elif (
+            nxt.is_sent_start
+            and not token.whitespace_
+            and (token.is_alpha or token.text in HYPHENS)
+            and (nxt.is_alpha or nxt.text in HYPHENS)
+        ):
+            nxt.is_sent_start = False
     return doc
+
+
+HYPHENS = {"-", "‐", "‑"}
