@@ -28,6 +28,7 @@ from extractors.titles import Title, TitleFinder
 
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
+AGE_WORDS = {"year", "years", "month", "months"}
 COPULAS = {"is", "was", "has", "had", "became", "remains", "serves", "served"}
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
 BREAK_TAGS = {"VBZ", "VBD", "VBP", "MD", "IN", "CC", "WDT", "WP", ",", ".", ":", "-LRB-", "-RRB-"}
@@ -82,12 +83,13 @@ class RoleFinder:
                 person = persons[after]
                 org, first = self._org_of_title(doc, title, orgs_by_end)
                 for part in title.parts:
-                    add(person, part, org, first, person.end, "premodifier")
+                    held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
+                    add(person, part, held, first, person.end, how)
                     # "MEPs Mick Wallace and Clare Daly": the title covers both
                     k = person.end
                     if k + 1 < len(doc) and doc[k].lower_ == "and" and k + 1 in persons:
                         other = persons[k + 1]
-                        add(other, part, org, first, other.end, "premodifier")
+                        add(other, part, held, first, other.end, how)
                 continue
             # "<title> at <ORG> <PERSON>"
             if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
@@ -109,7 +111,8 @@ class RoleFinder:
             if holder is not None:
                 first, last = holder.start, max(title.end, at.end if at is not None else 0)
                 for part in title.parts:
-                    add(holder, part, at, first, last, "appositive")
+                    held, how = self._or_company(doc, title, part, at, orgs_by_end, "appositive")
+                    add(holder, part, held, first, last, how)
 
         for person in list(persons.values()):
             self._title_inside_name(doc, person, orgs_by_end, add)
@@ -154,6 +157,39 @@ class RoleFinder:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
 
+    def _or_company(
+        self,
+        doc: Doc,
+        title: Title,
+        part: str,
+        org: Span | None,
+        orgs_by_end: dict[int, Span],
+        how: str,
+    ) -> tuple[Span | None, str]:
+        """The organisation of a role, and the pattern that found it. A company title with
+        no organisation at it ("chief product officer Matt Salazar", "Co-founder Michael
+        Horvath") is held at the one organisation its sentence names, or, when the sentence
+        names none, at the story's company; never when the title says "of"/"at" something
+        that is not a named organisation ("the co-founder of a London-based consultancy")."""
+        if org is not None or not self.titles.is_company_title(part):
+            return org, how
+        if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
+            return None, how
+        sent = doc[title.start].sent
+        # an organisation right before another title is that title's ("former YouTube
+        # executive Michael Martin"), not this one's
+        named = {
+            normalize_org(e.text): e
+            for e in sent.ents
+            if e.label_ == "ORG" and self.titles.title_at(doc, _past_possessive(doc, e.end)) is None
+        }
+        if len(named) > 1:
+            return None, how
+        company = (
+            next(iter(named.values())) if named else _salient_org(doc, title.start, orgs_by_end)
+        )
+        return company, (how + "_company" if company is not None else how)
+
     def _org_of_title(
         self, doc: Doc, title: Title, orgs_by_end: dict[int, Span]
     ) -> tuple[Span | None, int]:
@@ -173,7 +209,11 @@ class RoleFinder:
         """Skip back over "the company's 26-year-old" / "its" before a title. The flag says
         the organisation is only implied ("the company's CEO")."""
         j = k
-        while j > 0 and (doc[j - 1].tag_ in ("JJ", "CD", "HYPH") or doc[j - 1].text == "-"):
+        while j > 0 and (
+            doc[j - 1].tag_ in ("JJ", "CD", "HYPH")
+            or doc[j - 1].text == "-"
+            or (doc[j - 1].lower_ in AGE_WORDS and j < k and doc[j].text == "-")  # 26-year-old
+        ):
             j -= 1
         if j > 0 and doc[j - 1].lower_ in ("its", "their"):
             return j - 1, True
@@ -308,6 +348,10 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     if not candidates:
         return None
     return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+
+
+def _past_possessive(doc: Doc, i: int) -> int:
+    return i + 1 if i < len(doc) and doc[i].tag_ == "POS" else i
 
 
 def _org_after(doc: Doc, i: int, orgs_by_start: dict[int, Span]) -> Span | None:

@@ -9,6 +9,7 @@ Hyphenated compounds ("co-founder", "Editor-in-Chief") count as one word.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,19 @@ class TitleFinder:
         self.led_verbs: dict[str, str] = data["led_verbs"]
         self.honorifics = {h.lower() for h in data["honorifics"]}
         self.ranks = {r.lower() for r in data.get("ranks", [])}
+        company = data.get("company_titles", {})
+        self.company_heads = set(company.get("heads", []))
+        self.company_patterns = [re.compile(p) for p in company.get("patterns", [])]
+
+    def is_company_title(self, title: str) -> bool:
+        """'CEO', 'co-founder', 'chief product officer': a title only a company has."""
+        words = title.lower().split()
+        if not words:
+            return False
+        text = " ".join(words)
+        return words[-1] in self.company_heads or any(
+            p.fullmatch(text) or p.fullmatch(" ".join(words[1:])) for p in self.company_patterns
+        )
 
     def find(self, doc: Doc) -> list[Title]:
         found: list[Title] = []

@@ -374,3 +374,112 @@ def test_copula_and_title_inside_a_name(
 def test_worked_at_names_an_employer(nlp: Language) -> None:
     text = "Jim Cantrell, who worked at SpaceX in its earliest days, spoke to reporters."
     assert "SpaceX" in org_names(nlp, text)
+
+
+def test_known_organisation_before_a_party_name_does_not_split_it(nlp: Language) -> None:
+    # "Japan" tagged ORG elsewhere used to split "Japan Innovation Party" into an
+    # organisation "Japan" and a person "Innovation Party".
+    from spacy.tokens import Doc
+
+    from extractors.entities import EntityRepair
+
+    words = "Japan said no . Ishiba answered Japan Innovation Party leader Nobuyuki Baba . "
+    words += "The Party met ."
+    tokens = words.split()
+    tags = ["NNP", "VBD", "DT", ".", "NNP", "VBD", "NNP", "NNP", "NNP", "NN", "NNP", "NNP", "."]
+    tags += ["DT", "NNP", "VBD", "."]
+    ents = ["B-ORG", "O", "O", "O", "B-PERSON", "O", "B-ORG", "I-ORG", "I-ORG", "O"]
+    ents += ["B-PERSON", "I-PERSON", "O", "O", "O", "O", "O"]
+    starts = [t in ("Japan", "Ishiba", "The") and i in (0, 4, 13) for i, t in enumerate(tokens)]
+    doc = Doc(nlp.vocab, words=tokens, tags=tags, ents=ents, sent_starts=starts)
+    doc = EntityRepair(nlp)(doc)
+    assert ("Japan Innovation Party", "ORG") in {(e.text, e.label_) for e in doc.ents}
+    assert "Innovation Party" not in {e.text for e in doc.ents}
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        (
+            "During the debate, Democratic Party for the People leader Yuichiro Tamaki urged "
+            "the prime minister to act.",
+            "Democratic Party for the People",
+        ),
+        (
+            "The panel heard from the Council on Foreign Relations on Monday.",
+            "Council on Foreign Relations",
+        ),
+        (
+            "Lawmakers on the House Select Committee on the Strategic Competition Between the "
+            "United States and the Chinese Communist Party wrote to the FBI.",
+            "House Select Committee on the Strategic Competition Between the United States and "
+            "the Chinese Communist Party",
+        ),
+    ],
+)
+def test_organisation_name_runs_on_over_for_and_on(nlp: Language, text: str, org: str) -> None:
+    assert org in org_names(nlp, text)
+
+
+def test_a_name_describing_the_next_noun_is_not_part_of_the_organisation(nlp: Language) -> None:
+    text = "The agency then built the nearby Kennedy Space Center for the Apollo program."
+    names = org_names(nlp, text)
+    assert "Kennedy Space Center" in names
+    assert not any("for the Apollo" in n for n in names)
+
+
+def test_a_hyphenated_title_is_not_cut_by_a_sentence_break(nlp: Language) -> None:
+    doc = nlp("It is a turbulent time for Spotify. Co-founder Daniel Ek stepped down.")
+    assert [s.text for s in doc.sents] == [
+        "It is a turbulent time for Spotify.",
+        "Co-founder Daniel Ek stepped down.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        # no organisation in the sentence: the story's company
+        (
+            "These announcements come at a turbulent time for Spotify. Co-founder Daniel Ek "
+            "stepped down and was replaced by former YouTube executive Michael Martin.",
+            ("Daniel Ek", "Co-founder", "Spotify"),
+        ),
+        # the one organisation the sentence names
+        (
+            "Chief product officer Matt Salazar said it was a step change in how Spotify uses "
+            "machine learning.",
+            ("Matt Salazar", "Chief product officer", "Spotify"),
+        ),
+        # "of" something that is not a named organisation: no organisation
+        (
+            "Spotify launched the plan. “Space is hard,” said John Sheldon, the co-founder of a "
+            "London-based space consultancy, when discussing it.",
+            ("John Sheldon", "co-founder", None),
+        ),
+        # a government title is never given the story's company
+        (
+            "Spotify launched the plan. Finance minister Jane Cole said it was welcome.",
+            ("Jane Cole", "Finance minister", None),
+        ),
+    ],
+)
+def test_company_titles_without_an_organisation(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    found = roles(nlp, text)
+    assert role in found
+    assert {r for r in found if r[:2] == role[:2]} == {role}
+
+
+def test_the_speaker_after_a_quote_is_a_person(nlp: Language) -> None:
+    text = (
+        "Advanced Rocket Technologies builds small engines. “We are starting small and "
+        "testing our ideas,” Mrwan Mohey, the company’s 26-year-old co-founder, told "
+        "reporters. Mohey and co-founder Seif Zahran launched ART three years ago."
+    )
+    assert roles(nlp, text) >= {
+        ("Mrwan Mohey", "co-founder", "Advanced Rocket Technologies"),
+        ("Seif Zahran", "co-founder", "Advanced Rocket Technologies"),
+    }
+    assert "Mohey" not in org_names(nlp, text)
