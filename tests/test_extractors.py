@@ -483,3 +483,45 @@ def test_the_speaker_after_a_quote_is_a_person(nlp: Language) -> None:
         ("Seif Zahran", "co-founder", "Advanced Rocket Technologies"),
     }
     assert "Mohey" not in org_names(nlp, text)
+
+
+def test_two_names_after_a_cue_and_such_as_are_organisations(nlp: Language) -> None:
+    text = (
+        "The minister wants to invite companies such as Petronas, Proton, and others to take part."
+    )
+    assert org_names(nlp, text) == ["Petronas", "Proton"]
+    # without the cue the same two names are left alone
+    assert org_names(nlp, "The minister met Petronas and Proton on Monday.") == []
+
+
+def test_appositive_with_an_organisation_noun_names_an_organisation(nlp: Language) -> None:
+    text = (
+        "Restoring output could cost billions, said Peter McNally of Third Bridge, a "
+        "London-based private equity and investment research firm."
+    )
+    assert org_names(nlp, text) == ["Third Bridge"]
+    # the head noun decides: an analyst is not an organisation
+    text = "Peter McNally, a London-based investment research analyst, said output would rise."
+    assert org_names(nlp, text) == []
+
+
+def test_armed_forces_names_are_organisations(nlp: Language) -> None:
+    text = "US Marines exercise representative Colonel Stuart Glenn said the drills went well."
+    assert roles(nlp, text) == {("Stuart Glenn", "exercise representative", "US Marines")}
+
+
+def test_a_name_cut_short_at_and_is_merged_into_the_full_name(nlp: Language) -> None:
+    text = (
+        "The notes came from the US Bureau of Engraving. Every bill needs a serial number, "
+        "but the US Bureau of Engraving and Printing made a mistake."
+    )
+    orgs = facts(nlp, text).organizations
+    assert [o.name for o in orgs] == ["US Bureau of Engraving and Printing"]
+    assert len(orgs[0].mentions) == 2
+
+
+def test_a_title_after_an_organisation_keeps_the_model_full_name(nlp: Language) -> None:
+    text = "Royal Bank of Canada assistant chief economist Nathan Janzen said the rise was welcome."
+    assert roles(nlp, text) == {
+        ("Nathan Janzen", "assistant chief economist", "Royal Bank of Canada")
+    }
