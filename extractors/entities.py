@@ -445,6 +445,9 @@ class EntityRepair:
         text = doc.text  # built on each access: once here
         out: list[_Ent] = []
         for e in ents:
+            if e.strong:  # built by a rule from its context ("the Trump campaign")
+                out.append(e)
+                continue
             out.extend(self._split_one(doc, e, orgs, titled, text))
         return out
 
@@ -780,6 +783,14 @@ def _merge_cut_names(groups: dict[str, Organization]) -> None:
     """A mention the model cut short at a small word ("US Bureau of Engraving" for "US
     Bureau of Engraving and Printing", "Democratic Party" for "Democratic Party for the
     People") is that organisation, not another one."""
+    # "Harris senior adviser David Plouffe" in a story about "the Harris campaign": the
+    # name read as an organisation is the campaign
+    for key in [k for k in groups if k.endswith(" campaign")]:
+        short = key.removesuffix(" campaign")
+        if short in groups and key in groups:
+            into, other = groups[key], groups.pop(short)
+            into.mentions.extend(other.mentions)
+            into.aliases.extend(a for a in other.aliases if a not in into.aliases)
     keys = sorted(groups, key=lambda k: len(k.split()))
     for short in keys:
         words = short.split()

@@ -50,6 +50,9 @@ class RoleFinder:
     def __call__(self, doc: Doc) -> Doc:
         people: list[Person] = doc._.newsfacts_people or []
         names = {m.start: p.name for p in people for m in p.mentions}
+        # a role names its organisation as the organisation list does ("Harris" in
+        # "Harris senior adviser" is the Harris campaign; "OBR" is its full name)
+        org_names = {m.start: o.name for o in doc._.newsfacts_orgs or [] for m in o.mentions}
         persons = {e.start: e for e in doc.ents if e.label_ == "PERSON"}
         orgs_by_end = {e.end: e for e in doc.ents if e.label_ == "ORG"}
         orgs_by_start = {e.start: e for e in doc.ents if e.label_ == "ORG"}
@@ -59,7 +62,9 @@ class RoleFinder:
             person: Span, title: str, org: Span | None, first: int, last: int, how: str
         ) -> None:
             name = names.get(person.start_char) or normalize_person(person.text)
-            org_name = normalize_org(org.text) if org is not None else None
+            org_name = None
+            if org is not None:
+                org_name = org_names.get(org.start_char) or normalize_org(org.text)
             title = " ".join(title.split())
             if not name or not title or (" " not in name and name not in names.values()):
                 return

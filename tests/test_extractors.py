@@ -525,3 +525,26 @@ def test_a_title_after_an_organisation_keeps_the_model_full_name(nlp: Language) 
     assert roles(nlp, text) == {
         ("Nathan Janzen", "assistant chief economist", "Royal Bank of Canada")
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (
+            "The Harris campaign put out a memo on Sunday. “It is hard,” Harris senior adviser "
+            "David Plouffe said.",
+            ("David Plouffe", "senior adviser", "Harris campaign"),
+        ),
+        (
+            "Trump said he would win. “We will get there,” said James Blair, the Trump "
+            "campaign’s political director.",
+            ("James Blair", "political director", "Trump campaign"),
+        ),
+    ],
+)
+def test_a_campaign_is_an_organisation_and_its_candidate_names_it(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    found = facts(nlp, text)
+    assert {(r.person, r.role, r.org) for r in found.roles} == {role}
+    assert [o.name for o in found.organizations] == [role[2]]
