@@ -139,6 +139,7 @@ class EntityRepair:
         self.place_of = set(cues["of_nouns"])
         self.place_preps = set(cues["prepositions"])
         self.place_not_after = set(cues["not_after"])
+        self.place_lists = set(cues["list_nouns"])
         self.titles = TitleFinder(data_dir)  # the title lexicon, read once
         self.title_heads = self.titles.heads
         self.title_modifiers = self.titles.modifiers
@@ -166,11 +167,13 @@ class EntityRepair:
         ents = [_Ent(e.start, e.end, e.label_) for e in doc.ents]
         ents = [x for e in ents for x in self._trim(doc, e)]
         ents = [x for e in ents for x in self._split_possessive(doc, e)]
+        ents = _datelines(doc, ents)
         ents = self._add_shapes(doc, ents)
         ents = self._add_context_cues(doc, ents)
         ents = self._names_and_titles(doc, ents)
         ents = self._split_known_prefix(doc, ents)
         ents = [self._extend_of(doc, e) for e in ents]
+        ents = self._acronym_definitions(doc, ents)
         ents = [e for e in ents if not self._stopped(doc, e)]
         self._propagate_lists(doc, ents)
         self._surnames_are_people(doc, ents)
@@ -336,13 +339,14 @@ class EntityRepair:
         organisation; "Sultan Qaboos": a title before a name makes a person."""
         out: list[_Ent] = []
         taken = {i for e in ents for i in range(e.start, e.end)}
+        by_start = {e.start: e for e in ents}
         for e in ents:
             words = doc[e.start : e.end]
             nxt = doc[e.end] if e.end < len(doc) else None
             if nxt is not None and nxt.lower_ == "campaign" and e.label in ("PERSON", "ORG"):
                 out.append(_Ent(e.start, e.end + 1, "ORG", strong=True))
                 continue
-            if self._quoted_speaker(doc, e):
+            if self._quoted_speaker(doc, e) or self._affiliated(doc, e, by_start):
                 out.append(_Ent(e.start, e.end, "PERSON"))
                 continue
             if e.label in NAME_LABELS and words.text in self.parties:
@@ -372,6 +376,30 @@ class EntityRepair:
             if i not in taken and t.text in self.parties and t.tag_ in PROPER_TAGS:
                 out.append(_Ent(i, i + 1, "ORG", strong=True))
         return out
+
+    def _affiliated(self, doc: Doc, e: _Ent, by_start: dict[int, _Ent]) -> bool:
+        """ "Samson Mokoena from South African-based Vaal Environmental Justice Alliance
+        says": a short name that is "of"/"from" an organisation is a person there."""
+        words = doc[e.start : e.end]
+        if e.label != "ORG" or e.strong or not 2 <= len(words) <= 3:
+            return False
+        if not all(t.is_title and t.is_alpha and t.tag_ in PROPER_TAGS for t in words):
+            return False
+        if any(t.text in self.suffixes for t in words) or e.end + 1 >= len(doc):
+            return False
+        if doc[e.end].lower_ not in ("from", "of"):
+            return False
+        k = e.end + 1
+        while k < len(doc):  # "the", "South African-based"
+            place = by_start.get(k)
+            if place is not None and place.label in ("GPE", "NORP"):
+                k = place.end
+            elif k not in by_start and doc[k].tag_ in ("DT", "JJ", "HYPH", "VBN"):
+                k += 1
+            else:
+                break
+        other = by_start.get(k)
+        return other is not None and other.label == "ORG"
 
     @staticmethod
     def _quoted_speaker(doc: Doc, e: _Ent) -> bool:
@@ -434,6 +462,35 @@ class EntityRepair:
         ):
             k += 1
         return _Ent(e.start, k, "ORG") if k > e.end + 1 else e
+
+    # -- rule 4c: "Public Service Co-ordinating Bargaining Council (PSCBC)" ----
+    def _acronym_definitions(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """An acronym in brackets spells the words before it. When those words are names,
+        they are the organisation's full extent ("Public Service Co-ordinating Bargaining
+        Council (PSCBC)", which the model cuts at "Co-ordinating"); when they are common
+        words ("medium-term expenditure framework (MTEF)"), the acronym is no name."""
+        not_names: set[str] = set()
+        for i in range(1, len(doc) - 2):
+            acronym = doc[i + 1]
+            if doc[i].text != "(" or doc[i + 2].text != ")":
+                continue
+            if not (acronym.is_upper and acronym.is_alpha and 2 <= len(acronym) <= 8):
+                continue
+            start = _spelled_by(doc, i, acronym.text)
+            if start is None:
+                continue
+            words = doc[start:i]
+            if not any(t.text[:1].isupper() for t in words):
+                not_names.add(acronym.text)
+                continue
+            inside = [e for e in ents if e.start < i and start < e.end]
+            if not any(e.label == "ORG" for e in inside):
+                continue
+            ents = [e for e in ents if e not in inside]
+            ents.append(_Ent(start, i, "ORG", strong=True))
+        if not_names:
+            ents = [e for e in ents if e.strong or _text(doc, e) not in not_names]
+        return ents
 
     # -- rule 4 ---------------------------------------------------------
     def _split_known_prefix(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
@@ -500,6 +557,14 @@ class EntityRepair:
 
     # -- rule 6 ---------------------------------------------------------
     def _propagate_lists(self, doc: Doc, ents: list[_Ent]) -> None:
+        # "counties such as Durham and Wake" read as one organisation: split it first
+        for e in list(ents):
+            inner = [t.i for t in doc[e.start + 1 : e.end - 1] if t.lower_ in ("and", "&")]
+            if e.strong or len(inner) != 1 or e.label != "ORG":
+                continue
+            if self._introduced(doc, e.start, self.place_lists):
+                ents.remove(e)
+                ents.extend([_Ent(e.start, inner[0], "GPE"), _Ent(inner[0] + 1, e.end, "GPE")])
         by_start = {e.start: e for e in ents}
         covered = {k for e in ents for k in range(e.start, e.end)}
         i = 0
@@ -507,9 +572,21 @@ class EntityRepair:
             items = self._list_at(doc, i, by_start, covered)
             # "companies such as Petronas, Proton, and others": two names after a cue
             # word and "such as"/"including"/"like" are a list too
-            short = len(items) == 2 and self._introduced(doc, items[0].start)
+            short = len(items) == 2 and (
+                self._introduced(doc, items[0].start)
+                or self._introduced(doc, items[0].start, self.place_lists)
+            )
             if len(items) < 3 and not short:
                 i += 1
+                continue
+            if self._has_cue(doc, items[0].start, self.place_lists):
+                # "counties such as Durham and Wake": places, whatever the model said
+                for it in items:
+                    if not it.strong and it.label in ("ORG", "PERSON", ""):
+                        if it not in ents:
+                            ents.append(it)
+                        it.label = "GPE"
+                i = items[-1].end
                 continue
             orgs = sum(1 for it in items if it.label == "ORG")
             cue = self._has_cue(doc, items[0].start)
@@ -558,18 +635,19 @@ class EntityRepair:
             return None
         return _Ent(i, j, "")
 
-    def _introduced(self, doc: Doc, start: int) -> bool:
+    def _introduced(self, doc: Doc, start: int, cues: set[str] | None = None) -> bool:
+        cues = self.cues if cues is None else cues
         if start >= 2 and doc[start - 1].lower_ in ("including", "like"):
-            return doc[start - 2].lower_ in self.cues
+            return doc[start - 2].lower_ in cues
         return (
             start >= 3
             and doc[start - 2 : start].text.lower() == "such as"
-            and doc[start - 3].lower_ in self.cues
+            and doc[start - 3].lower_ in cues
         )
 
-    def _has_cue(self, doc: Doc, start: int) -> bool:
+    def _has_cue(self, doc: Doc, start: int, cues: set[str] | None = None) -> bool:
         window = doc[max(0, start - 4) : start]
-        return any(t.lower_ in self.cues for t in window)
+        return any(t.lower_ in (self.cues if cues is None else cues) for t in window)
 
     # -- rule 6b ------------------------------------------------------------
     @staticmethod
@@ -692,6 +770,59 @@ def place_names() -> frozenset[str]:
 
 def _is_name_token(t: Token) -> bool:
     return t.tag_ in PROPER_TAGS and (t.is_title or t.is_upper or t.text[:1].isupper())
+
+
+def _datelines(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+    """ "LA CROSSE, Wis. (AP) —", "KATHMANDU, April 25 (Reuters) -": the capitals that open
+    a wire story's paragraph, before a comma and a dash, are the place it was filed from."""
+    out = ents
+    for i, t in enumerate(doc):
+        if i and not (doc[i - 1].is_space or "\n" in doc[i - 1].whitespace_):
+            continue
+        j = i
+        while j < len(doc) and doc[j].is_upper and doc[j].is_alpha and len(doc[j]) >= 2:
+            j += 1
+        if j == i or j >= len(doc) or doc[j].text != ",":
+            continue
+        window = doc[j + 1 : j + 10]
+        dash = next((t for t in window if t.text in ("—", "–", "-")), None)
+        if dash is None or any(t.tag_.startswith("VB") for t in doc[j + 1 : dash.i]):
+            continue
+        out = [e for e in out if not (e.start < j and i < e.end)] + [_Ent(i, j, "GPE")]
+    return out
+
+
+def _spelled_by(doc: Doc, end: int, acronym: str) -> int | None:
+    """Where the words that `acronym` abbreviates start, reading back from token `end`:
+    one letter per word, small words ("of", "and") and the second half of a hyphenated
+    word ("Co-ordinating") may be skipped. None when the words do not spell it."""
+    letters = acronym.lower()
+
+    def match(k: int, n: int) -> int | None:
+        # letters[:n] still to find, in the words before token k
+        if n == 0:
+            return k
+        if k == 0 or end - k > 2 * len(letters) + 4:
+            return None
+        t = doc[k - 1]
+        if t.text in ("-", "–") or t.lower_ in ("of", "and", "for", "the", "&", "on"):
+            return match(k - 1, n)
+        if not t.is_alpha:
+            return None
+        if t.lower_[0] == letters[n - 1]:
+            found = match(k - 1, n - 1)
+            if found is not None:
+                return found
+        if k >= 2 and doc[k - 2].text in ("-", "–") and not doc[k - 2].whitespace_:
+            return match(k - 1, n)  # "Co-ordinating": the letter is "Co"'s
+        return None
+
+    start = match(end, len(letters))
+    if start is None:
+        return None
+    while start < end and doc[start].lower_ in ("of", "and", "for", "the", "&", "on", "-"):
+        start += 1
+    return start
 
 
 def _name_run(doc: Doc, k: int) -> int:

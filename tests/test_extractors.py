@@ -548,3 +548,55 @@ def test_a_campaign_is_an_organisation_and_its_candidate_names_it(
     found = facts(nlp, text)
     assert {(r.person, r.role, r.org) for r in found.roles} == {role}
     assert [o.name for o in found.organizations] == [role[2]]
+
+
+def test_a_name_from_an_organisation_is_a_person(nlp: Language) -> None:
+    text = (
+        "Samson Mokoena from South African-based Vaal Environmental Justice Alliance says: "
+        "“We are seeing no clear policy direction.”"
+    )
+    assert org_names(nlp, text) == ["Vaal Environmental Justice Alliance"]
+    assert [p.name for p in facts(nlp, text).people] == ["Samson Mokoena"]
+
+
+def test_an_acronym_in_brackets_gives_the_full_name(nlp: Language) -> None:
+    text = "Talks are under way in the Public Service Co-ordinating Bargaining Council (PSCBC)."
+    orgs = facts(nlp, text).organizations
+    assert [(o.name, sorted(o.aliases)) for o in orgs] == [
+        (
+            "Public Service Co-ordinating Bargaining Council",
+            ["PSCBC", "Public Service Co-ordinating Bargaining Council"],
+        )
+    ]
+
+
+def test_an_acronym_of_common_words_is_not_an_organisation(nlp: Language) -> None:
+    text = (
+        "Over the medium-term expenditure framework (MTEF) period, the agency will receive "
+        "more money. Sars wants to collect R120bn in the MTEF period."
+    )
+    assert "MTEF" not in org_names(nlp, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("LA CROSSE, Wis. (AP) — After a summer of tumult, the path is clearer.", "LA CROSSE"),
+        ("KATHMANDU, April 25 (Reuters) - Nepal's aviation authority disputed it.", "KATHMANDU"),
+    ],
+)
+def test_a_dateline_is_a_place(nlp: Language, text: str, place: str) -> None:
+    doc = nlp(text)
+    assert (place, "GPE") in {(e.text, e.label_) for e in doc.ents}
+    assert place not in {o.name for o in facts_of(doc).organizations}
+
+
+def test_capitals_before_a_comma_without_a_dash_are_not_a_dateline(nlp: Language) -> None:
+    assert org_names(nlp, "NATO, the military alliance, said on Tuesday it would meet.") == ["NATO"]
+
+
+def test_a_list_after_a_place_noun_is_places(nlp: Language) -> None:
+    text = "Black voters matter in fast-growing counties such as Durham and Wake."
+    doc = nlp(text)
+    assert org_names(nlp, text) == []
+    assert {(e.text, e.label_) for e in doc.ents} >= {("Durham", "GPE"), ("Wake", "GPE")}
