@@ -48,8 +48,9 @@ PROPER_TAGS = {"NNP", "NNPS"}
 SPEAKER_RELABEL = {"WORK_OF_ART", "PRODUCT", "FAC", "EVENT", "LAW", "LOC"}
 CLOSING_QUOTES = {"”", '"', "''", "’"}
 REPORTING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "asked", "noted"}
-APPOSITIVE_TAGS = {"JJ", "JJR", "JJS", "NN", "NNS", "NNP", "HYPH", "VBN", "VBG", "CC", "CD"}
+APPOSITIVE_TAGS = {"JJ", "JJR", "JJS", "NN", "NNS", "NNP", "HYPH", "VBN", "VBG", "CC"}
 CUT_AT_WORDS = {"and", "&", "of", "for", "on"}
+POSSESSOR_WORDS = {"general", "king", "queen", "people", "children", "women", "men", "veterans"}
 NAME_SMALL_WORDS = {"the", "of", "for", "on", "and", "&", "between"}
 POSSESSIVE = {"'s", "’s", "'", "’"}
 CORPORATE_SUFFIXES = {
@@ -151,6 +152,12 @@ class EntityRepair:
         }
         suffix = {"ORTH": {"IN": sorted(self.suffixes)}}
         self.matcher.add("ORG_SUFFIX", [[proper_any, {**proper_any, "OP": "*"}, suffix]])
+        # "Military Advocate General's Corps", "Children's Hospital", "People's Bank"
+        possessor = {"LOWER": {"IN": sorted(POSSESSOR_WORDS)}, "IS_TITLE": True}
+        self.matcher.add(
+            "ORG_POSSESSIVE",
+            [[{**proper, "OP": "*"}, possessor, {"TAG": "POS"}, suffix]],
+        )
         self.matcher.add(
             "ORG_OF",
             [
@@ -308,15 +315,24 @@ class EntityRepair:
     def _described_after(self, doc: Doc, j: int) -> bool:
         """ "Third Bridge, a London-based private equity and investment research firm":
         an appositive whose head noun is an organisation word describes an organisation."""
+        return self._appositive_head(doc, j) in self.type_nouns
+
+    @staticmethod
+    def _appositive_head(doc: Doc, j: int) -> str | None:
+        """The head noun of ", a/an <words> <noun>" starting at token j, lower case."""
         if j + 2 >= len(doc) or doc[j].text != "," or doc[j + 1].lower_ not in ("a", "an"):
-            return False
+            return None
         head = None
         k = j + 2
-        while k < len(doc) and (doc[k].tag_ in APPOSITIVE_TAGS or doc[k].text in ("-", "–")):
+        while k < len(doc) and (
+            doc[k].tag_ in APPOSITIVE_TAGS
+            or doc[k].text in ("-", "–")
+            or (doc[k].tag_ == "CD" and k + 1 < len(doc) and doc[k + 1].text == "-")  # 150-year-old
+        ):
             if doc[k].tag_ in ("NN", "NNS"):
                 head = doc[k]
             k += 1
-        return head is not None and head.is_lower and head.lower_ in self.type_nouns
+        return head.lower_ if head is not None and head.is_lower else None
 
     def _cue_before(self, doc: Doc, i: int) -> bool:
         if i == 0:
@@ -618,6 +634,8 @@ class EntityRepair:
                 seps += 1
             if seps == 0 or j >= len(doc):
                 break
+            if doc[j].lower_ == "the" and j + 1 < len(doc):  # "the DA and the EFF"
+                j += 1
             i = j
         return items
 
@@ -679,8 +697,14 @@ class EntityRepair:
                 surnames.add(words[-1].text)
                 names.add(words.text)
         for e in ents:
+            if e.label != "ORG" or e.strong:
+                continue
             text = normalize_person(_text(doc, e))
-            if e.label == "ORG" and not e.strong and (text in surnames or text in names):
+            # "The Soroses", "the Obamas": a family named by its surname
+            family = e.end - e.start == 1 and any(
+                text.removesuffix(x) in surnames for x in ("es", "s") if text.endswith(x)
+            )
+            if text in surnames or text in names or family:
                 e.label = "PERSON"
 
     # -- rule 6c ------------------------------------------------------------
@@ -702,6 +726,10 @@ class EntityRepair:
             key = normalize_org(_text(doc, e))
             known = key in tagged_places or key in place_names()
             if e.label == "ORG" and not e.strong and key not in places and key in cued and known:
+                places.add(key)
+            # "Duqm, a former fishing village 165 kilometers from Etlaq"
+            head = self._appositive_head(doc, e.end)
+            if e.label == "ORG" and not e.strong and head is not None and head in self.place_of:
                 places.add(key)
         return [
             e

@@ -23,11 +23,17 @@ from spacy.tokens import Doc, Span
 
 from extractors.entities import normalize_org, normalize_person
 from extractors.facts import Person, Role
-from extractors.lexicon import DATA_DIR, read_list
+from extractors.lexicon import DATA_DIR, read_json, read_list
 from extractors.titles import Title, TitleFinder
 
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
+SALIENT_WINDOW = 3
+JOIN_VERBS = {"join", "joins", "joined", "joining", "rejoined", "rejoins"}
+LED_BY_VERBS = {"led", "headed", "chaired", "run", "founded"}
+OWNER_KINDS: dict[str, list[str]] = {
+    k: v for k, v in read_json("owner_kinds.json").items() if not k.startswith("_")
+}
 AGE_WORDS = {"year", "years", "month", "months"}
 COPULAS = {"is", "was", "has", "had", "became", "remains", "serves", "served"}
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
@@ -87,6 +93,8 @@ class RoleFinder:
             if after in persons:
                 person = persons[after]
                 org, first = self._org_of_title(doc, title, orgs_by_end)
+                if org is None:
+                    org = _led_by_org(doc, title.start, orgs_by_end)
                 for part in title.parts:
                     held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
                     add(person, part, held, first, person.end, how)
@@ -254,6 +262,8 @@ class RoleFinder:
             k, limit = i + 2, i + 16
         elif i + 1 < len(doc) and doc[i].lower_ in COPULAS:
             k, limit = i, i + 3  # the copula right after the name
+        elif i + 1 < len(doc) and doc[i].lower_ in JOIN_VERBS:
+            k, limit = i, i + 10  # "<PERSON> joined <ORG> as <title>"
         else:
             return
         while k < min(len(doc), limit) and doc[k].text not in (".", ";", "”", '"'):
@@ -291,6 +301,8 @@ class RoleFinder:
                     org = owner
                     if org is None and implied:
                         org = _salient_org(doc, k, self._orgs_by_end(doc))
+                    if org is None and doc[k].lower_ == "as":
+                        org = _joined(doc, k, self._orgs_by_end(doc))
                     if (
                         org is None
                         and title.end < len(doc)
@@ -337,10 +349,23 @@ class RoleFinder:
 def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     """The organisation "the company" refers to: of those named in the three sentences
     before token i's sentence, the one the article names most often (the story's
-    company, not one mentioned in passing), the nearest on a tie."""
+    company, not one mentioned in passing), the nearest on a tie. "the resort's" and
+    other owner nouns of a kind (data/owner_kinds.json) first look for an organisation
+    of that kind named anywhere before."""
     sent_start = doc[i].sent.start if i < len(doc) else len(doc)
+    kind_words = next(
+        (OWNER_KINDS[t.lower_] for t in doc[i : i + 3] if t.lower_ in OWNER_KINDS), None
+    )
+    if kind_words:
+        kind = [
+            o
+            for end, o in orgs_by_end.items()
+            if end <= sent_start and any(t.text in kind_words for t in o)
+        ]
+        if kind:
+            return max(kind, key=lambda o: o.end)
     starts = [s.start for s in doc.sents if s.start < sent_start]
-    limit = starts[-3] if len(starts) >= 3 else 0
+    limit = starts[-SALIENT_WINDOW] if len(starts) >= SALIENT_WINDOW else 0
     counts: dict[str, int] = {}
     for org in orgs_by_end.values():
         key = normalize_org(org.text)
@@ -353,6 +378,26 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     if not candidates:
         return None
     return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+
+
+def _joined(doc: Doc, k: int, orgs_by_end: dict[int, Span]) -> Span | None:
+    """ "... left Epic Games to join Strava as chief product officer": the organisation
+    joined right before the "as" at token k."""
+    org = orgs_by_end.get(k)
+    if org is None or org.start == 0 or doc[org.start - 1].lower_ not in JOIN_VERBS:
+        return None
+    return org
+
+
+def _led_by_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
+    """ "the House Select Committee on ..., led by chairman Mike Gallagher": the
+    organisation right before "(,) led/headed/chaired by" a title."""
+    if i < 3 or doc[i - 1].lower_ != "by" or doc[i - 2].lower_ not in LED_BY_VERBS:
+        return None
+    k = i - 2
+    if doc[k - 1].text == ",":
+        k -= 1
+    return orgs_by_end.get(k)
 
 
 def _past_possessive(doc: Doc, i: int) -> int:

@@ -600,3 +600,75 @@ def test_a_list_after_a_place_noun_is_places(nlp: Language) -> None:
     doc = nlp(text)
     assert org_names(nlp, text) == []
     assert {(e.text, e.label_) for e in doc.ents} >= {("Durham", "GPE"), ("Wake", "GPE")}
+
+
+def test_a_list_may_repeat_the(nlp: Language) -> None:
+    text = (
+        "In addition to the CDPJ, the JIP, the Japanese Communist Party and Komeito also want "
+        "Japan to take part."
+    )
+    assert "Komeito" in org_names(nlp, text)
+
+
+def test_newspaper_names_are_organisations(nlp: Language) -> None:
+    text = "According to a memo obtained by the Ottawa Citizen, the department will move."
+    assert org_names(nlp, text) == ["Ottawa Citizen"]
+
+
+def test_the_resort_is_the_resort_named_before(nlp: Language) -> None:
+    text = (
+        "Guests at Fairmont Jasper Park Lodge can golf. The Stanley Thompson-designed golf "
+        "course has been restored. Camp Kids Club opens later. “It is restorative,” says the "
+        "resort’s general manager Garrett Turta."
+    )
+    assert roles(nlp, text) == {("Garrett Turta", "general manager", "Fairmont Jasper Park Lodge")}
+
+
+def test_led_by_a_title_and_a_person(nlp: Language) -> None:
+    text = (
+        "Lawmakers on the House Oversight Committee, led by chairman James Comer, asked for "
+        "documents."
+    )
+    assert roles(nlp, text) == {("James Comer", "chairman", "House Oversight Committee")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Matt Salazar, who left Google to join Microsoft as chief product officer, spoke.",
+        "Matt Salazar joined Microsoft as chief product officer in May.",
+    ],
+)
+def test_joined_an_organisation_as_a_title(nlp: Language, text: str) -> None:
+    assert roles(nlp, text) == {("Matt Salazar", "chief product officer", "Microsoft")}
+
+
+def test_a_family_named_by_its_surname_is_people(nlp: Language) -> None:
+    text = (
+        "The Soroses last month nearly maxed out campaign contributions to Tester, each giving "
+        "$2,800. George Soros and Alex Soros have both given."
+    )
+    assert org_names(nlp, text) == []
+
+
+def test_groups_of_people_and_generic_committees_are_not_organisations(
+    nlp: Language,
+) -> None:
+    text = (
+        "All four states have many African Americans and Latinos. Harris and an allied super "
+        "PAC have reserved airtime."
+    )
+    assert org_names(nlp, text) == []
+
+
+def test_a_name_described_as_a_village_is_a_place(nlp: Language) -> None:
+    text = (
+        "The scale of the ambition is evident in Duqm, a former fishing village 165 "
+        "kilometers from the capital."
+    )
+    assert org_names(nlp, text) == []
+
+
+def test_possessive_inside_an_organisation_name(nlp: Language) -> None:
+    text = "Nick Kaufman served in the IDF Military Advocate General's Corps for years."
+    assert "Military Advocate General's Corps" in org_names(nlp, text)
