@@ -95,6 +95,8 @@ class RoleFinder:
                 org, first = self._org_of_title(doc, title, orgs_by_end)
                 if org is None:
                     org = _led_by_org(doc, title.start, orgs_by_end)
+                if org is None:
+                    org = _described_org(doc, title.start, orgs_by_end)
                 for part in title.parts:
                     held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
                     add(person, part, held, first, person.end, how)
@@ -111,6 +113,13 @@ class RoleFinder:
                     named = persons[org.end]
                     for part in title.parts:
                         add(named, part, org, title.start, named.end, "title_at_org")
+                    continue
+                # "The head of Transnet's engineering centre of excellence, Tauqeer Ahmed,"
+                comma = _past_unit(doc, org.end) if org is not None else None
+                if org is not None and comma is not None and comma + 1 in persons:
+                    named = persons[comma + 1]
+                    for part in title.parts:
+                        add(named, part, org, title.start, named.end, "title_of_org_comma_name")
                     continue
             # "<ORG>'s chief economist, <PERSON>" / "the company's CEO, <PERSON>"
             if title.end + 1 < len(doc) and doc[title.end].text == "," and title.end + 1 in persons:
@@ -378,6 +387,38 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     if not candidates:
         return None
     return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+
+
+def _described_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
+    """ "fisheries bureau spokesman Nazario Briguera" after "the Philippine Bureau of
+    Fisheries and Aquatic Resources": lower-case nouns before a title that are all words
+    of one organisation named in the article stand for that organisation."""
+    k = i
+    while k > 0 and doc[k - 1].is_lower and doc[k - 1].tag_ in ("NN", "NNS"):
+        k -= 1
+    nouns = {t.lower_.removesuffix("s") for t in doc[k:i]}
+    if not nouns:
+        return None
+    found: dict[str, Span] = {}
+    for org in orgs_by_end.values():
+        words = {t.lower_.removesuffix("s") for t in org}
+        if len(org) > len(nouns) and nouns <= words:
+            found.setdefault(normalize_org(org.text), org)
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _past_unit(doc: Doc, i: int) -> int | None:
+    """The comma that ends "<ORG>['s <lower-case unit words>]" from token i, if any:
+    "Transnet's engineering centre of excellence," -> the comma's index."""
+    if i < len(doc) and doc[i].tag_ == "POS":
+        i += 1
+        while i < len(doc) and (
+            (doc[i].is_lower and doc[i].is_alpha and doc[i].tag_ not in BREAK_TAGS)
+            or doc[i].lower_ == "of"
+            or doc[i].text in ("-", "–")
+        ):
+            i += 1
+    return i if i < len(doc) and doc[i].text == "," else None
 
 
 def _joined(doc: Doc, k: int, orgs_by_end: dict[int, Span]) -> Span | None:

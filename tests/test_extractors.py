@@ -672,3 +672,39 @@ def test_a_name_described_as_a_village_is_a_place(nlp: Language) -> None:
 def test_possessive_inside_an_organisation_name(nlp: Language) -> None:
     text = "Nick Kaufman served in the IDF Military Advocate General's Corps for years."
     assert "Military Advocate General's Corps" in org_names(nlp, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (
+            "The chief executive of Microsoft, Satya Nadella, said profits rose.",
+            ("Satya Nadella", "chief executive", "Microsoft"),
+        ),
+        (
+            "State-owned Transnet said it would build the line. The head of Transnet’s "
+            "engineering centre of excellence, Tauqeer Ahmed, says the problem is cost.",
+            ("Tauqeer Ahmed", "head", "Transnet"),
+        ),
+    ],
+)
+def test_title_of_organisation_then_the_name(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    assert roles(nlp, text) == {role}
+
+
+def test_common_nouns_naming_an_organisation_before_a_title(nlp: Language) -> None:
+    text = (
+        "The Philippine Bureau of Fisheries and Aquatic Resources said boats were hit. “It is "
+        "against the law,” fisheries bureau spokesman Nazario Briguera said."
+    )
+    assert roles(nlp, text) == {
+        ("Nazario Briguera", "spokesman", "Philippine Bureau of Fisheries and Aquatic Resources")
+    }
+    # nouns that fit two organisations name neither
+    text = (
+        "The Bureau of Fisheries and the Bureau of Customs met. “It is fine,” bureau "
+        "spokesman John Roe said."
+    )
+    assert ("John Roe", "spokesman", None) in roles(nlp, text)
