@@ -141,6 +141,7 @@ class EntityRepair:
         self.place_preps = set(cues["prepositions"])
         self.place_not_after = set(cues["not_after"])
         self.place_lists = set(cues["list_nouns"])
+        self.thing_nouns = set(cues["thing_nouns"])
         self.titles = TitleFinder(data_dir)  # the title lexicon, read once
         self.title_heads = self.titles.heads
         self.title_modifiers = self.titles.modifiers
@@ -361,6 +362,16 @@ class EntityRepair:
             nxt = doc[e.end] if e.end < len(doc) else None
             if nxt is not None and nxt.lower_ == "campaign" and e.label in ("PERSON", "ORG"):
                 out.append(_Ent(e.start, e.end + 1, "ORG", strong=True))
+                continue
+            # "told The Namibian": a capital "The" inside a sentence before a nationality
+            # word makes a title, in news a newspaper's ("The Australian", "The Scotsman")
+            if (
+                e.label == "NORP"
+                and e.start > 0
+                and doc[e.start - 1].text == "The"
+                and not doc[e.start - 1].is_sent_start
+            ):
+                out.append(_Ent(e.start - 1, e.end, "ORG", strong=True))
                 continue
             if self._quoted_speaker(doc, e) or self._affiliated(doc, e, by_start):
                 out.append(_Ent(e.start, e.end, "PERSON"))
@@ -729,12 +740,21 @@ class EntityRepair:
                 places.add(key)
             # "Duqm, a former fishing village 165 kilometers from Etlaq"
             head = self._appositive_head(doc, e.end)
-            if e.label == "ORG" and not e.strong and head is not None and head in self.place_of:
-                places.add(key)
+            not_org = self.place_of | self.thing_nouns
+            if e.label == "ORG" and not e.strong and head is not None and head in not_org:
+                places.add(key)  # not an organisation, at any of its mentions
+        # "the Datu Cabaylo" after "the BRP Datu Cabaylo, a civilian patrol vessel"
+        tails = {" ".join(p.split()[k:]) for p in places for k in range(1, len(p.split()) - 1)}
         return [
             e
             for e in ents
-            if not (e.label == "ORG" and not e.strong and normalize_org(_text(doc, e)) in places)
+            if not (
+                e.label == "ORG"
+                and not e.strong
+                and (
+                    normalize_org(_text(doc, e)) in places or normalize_org(_text(doc, e)) in tails
+                )
+            )
         ]
 
     def _place_cue(self, doc: Doc, i: int) -> bool:

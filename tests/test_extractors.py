@@ -708,3 +708,26 @@ def test_common_nouns_naming_an_organisation_before_a_title(nlp: Language) -> No
         "spokesman John Roe said."
     )
     assert ("John Roe", "spokesman", None) in roles(nlp, text)
+
+
+def test_a_name_described_as_a_vessel_is_not_an_organisation(nlp: Language) -> None:
+    text = (
+        "The government said the BRP Datu Cabaylo, a civilian patrol vessel, was damaged on "
+        "Friday. He said the Datu Cabaylo was the third vessel hit this year."
+    )
+    assert org_names(nlp, text) == []
+
+
+def test_organisation_noun_before_a_name(nlp: Language) -> None:
+    text = (
+        "In September, the human rights organization Safeguard Defenders identified several "
+        "dozen secret police stations."
+    )
+    assert org_names(nlp, text) == ["Safeguard Defenders"]
+
+
+def test_the_and_a_nationality_word_inside_a_sentence_is_a_newspaper(nlp: Language) -> None:
+    doc = nlp("“It is efficient,” minister Tom Alweendo told The Namibian last month.")
+    assert ("The Namibian", "ORG") in {(e.text, e.label_) for e in doc.ents}
+    # at the start of a sentence "The" is only the article
+    assert org_names(nlp, "The Namibian government signed the deal.") == []
