@@ -62,6 +62,12 @@ class MoneyParser:
             rf"(?:\s?(?:-|–|to)\s?(?:(?P=cur)\s?)?(?P<b>{amount}))?"
             rf"(?:\s(?P<code>{_alternation(sorted(self.codes))})\b)?",
         )
+        scaled = _alternation(list(data.get("scaled_prefixes", {})))
+        self.scaled_prefixes: dict[str, str] = dict(data.get("scaled_prefixes", {}))
+        self.scaled = re.compile(
+            rf"(?<![A-Za-z])(?P<cur>{scaled})\s?(?P<a>(?:{NUMBER})[\s-]?(?i:{scale})\b)"
+            r"(?P<b>(?!))?"  # no ranges: the group only keeps the shape of the others
+        )
         self.suffixed = re.compile(
             rf"(?<![\w$£€¥₹.])(?P<a>{amount})(?:\s?(?:-|–|to)\s?(?P<b>{amount}))?"
             rf"\s(?P<word>{word})\b",
@@ -117,6 +123,11 @@ class MoneyParser:
             if currency is None:
                 continue
             found.extend(self._figures(text, m, currency, negative=bool(m.group("neg"))))
+            taken.append(m.span())
+        for m in self.scaled.finditer(text) if self.scaled_prefixes else ():
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            found.extend(self._figures(text, m, self.scaled_prefixes[m.group("cur")]))
             taken.append(m.span())
         for m in self.suffixed.finditer(text):
             if any(s < m.end() and m.start() < e for s, e in taken):

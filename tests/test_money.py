@@ -31,6 +31,12 @@ def parser() -> MoneyParser:
         ("2 million euros", "2 million euros", "2000000", "EUR"),
         ("a $100-million revamp", "$100-million", "100000000", "USD"),
         ("closed at 74.27 U.S. cents", "74.27 U.S. cents", "0.7427", "USD"),
+        ("Rs 500 crore was spent", "Rs 500 crore", "5000000000", "INR"),
+        ("it cost ₹2 lakh", "₹2 lakh", "200000", "INR"),
+        ("the state paid N5 billion", "N5 billion", "5000000000", "NGN"),
+        ("it raised P2.3bn", "P2.3bn", "2300000000", "PHP"),
+        ("it cost KSh 2 billion", "KSh 2 billion", "2000000000", "KES"),
+        ("3.2 billion Swiss francs", "3.2 billion Swiss francs", "3200000000", "CHF"),
     ],
 )
 def test_single_figures(
@@ -82,6 +88,9 @@ def test_bare_dollar_currency_is_a_setting() -> None:
         "billions of dollars",
         "in 2023",
         "N95",
+        "N95 masks and the N1 highway",
+        "grade P5 pupils",
+        "Plan B is ready",
     ],
 )
 def test_no_amount_no_figure(parser: MoneyParser, text: str) -> None:
