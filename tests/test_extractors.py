@@ -731,3 +731,21 @@ def test_the_and_a_nationality_word_inside_a_sentence_is_a_newspaper(nlp: Langua
     assert ("The Namibian", "ORG") in {(e.text, e.label_) for e in doc.ents}
     # at the start of a sentence "The" is only the article
     assert org_names(nlp, "The Namibian government signed the deal.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("CNN reporter Jake Tapper asked the question.", ("Jake Tapper", "reporter", "CNN")),
+        ("Congresswoman Nancy Mace said no.", ("Nancy Mace", "Congresswoman", None)),
+        (
+            "“It is fine,” said Ann Lee, a lecturer at Oxford University.",
+            ("Ann Lee", "lecturer", "Oxford University"),
+        ),
+        ("Sheriff John Doe said the road was closed.", ("John Doe", "Sheriff", None)),
+    ],
+)
+def test_media_legislative_academic_and_police_titles(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    assert roles(nlp, text) == {role}
