@@ -179,6 +179,7 @@ class EntityRepair:
         ents = self._add_shapes(doc, ents)
         ents = self._add_context_cues(doc, ents)
         ents = self._names_and_titles(doc, ents)
+        ents = self._untagged_people(doc, ents)
         ents = self._split_known_prefix(doc, ents)
         ents = [self._extend_of(doc, e) for e in ents]
         ents = self._acronym_definitions(doc, ents)
@@ -427,6 +428,36 @@ class EntityRepair:
                 break
         other = by_start.get(k)
         return other is not None and other.label == "ORG"
+
+    def _untagged_people(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """ "Ana Escrogima, the U.S. ambassador to Oman, told ...": two or three proper
+        names the model left unlabelled, followed by an appositive title, are a person."""
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        found: list[_Ent] = []
+        i = 0
+        while i < len(doc):
+            j = i
+            while j < len(doc) and j not in taken and _is_name_token(doc[j]) and doc[j].is_alpha:
+                j += 1
+            if j == i:
+                i += 1
+                continue
+            if (
+                2 <= j - i <= 3
+                and all(t.is_title for t in doc[i:j])
+                and j + 2 < len(doc)
+                and doc[j].text == ","
+                and doc[j + 1].lower_ in ("the", "a", "an")
+            ):
+                k = j + 2
+                while k < len(doc) and (
+                    doc[k].ent_type_ in ("GPE", "NORP", "ORG") or doc[k].tag_ == "POS"
+                ):
+                    k += 1
+                if self.titles.title_at(doc, k) is not None:
+                    found.append(_Ent(i, j, "PERSON"))
+            i = j
+        return ents + found if found else ents
 
     @staticmethod
     def _quoted_speaker(doc: Doc, e: _Ent) -> bool:
@@ -775,8 +806,14 @@ class EntityRepair:
         strong = {normalize_org(_text(doc, e)) for e in ents if e.label == "ORG" and e.strong}
         person_names = {normalize_person(_text(doc, e)) for e in ents if e.label == "PERSON"}
         org_names -= {n for n in person_names if " " in n} - strong
+        # "Harris senior adviser" names the campaign; "Harris has been Biden's vice
+        # president" is still Kamala Harris: a surname the model reads as a person stays one
+        surnames = {n.split()[-1] for n in person_names if " " in n}
         for e in ents:
-            if e.label in NAME_LABELS and normalize_org(_text(doc, e)) in org_names:
+            text = normalize_org(_text(doc, e))
+            if e.label == "PERSON" and text in surnames:
+                continue
+            if e.label in NAME_LABELS and text in org_names:
                 e.label = "ORG"
         taken = {i for e in ents for i in range(e.start, e.end)}
         words = {tuple(n.split()) for n in org_names if n}

@@ -29,6 +29,7 @@ from extractors.titles import Title, TitleFinder
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
 SALIENT_WINDOW = 3
+SAYING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "noted", "explained"}
 JOIN_VERBS = {"join", "joins", "joined", "joining", "rejoined", "rejoins"}
 LED_BY_VERBS = {"led", "headed", "chaired", "run", "founded"}
 OWNER_KINDS: dict[str, list[str]] = {
@@ -122,7 +123,12 @@ class RoleFinder:
                         add(named, part, org, title.start, named.end, "title_of_org_comma_name")
                     continue
             # "<ORG>'s chief economist, <PERSON>" / "the company's CEO, <PERSON>"
-            if title.end + 1 < len(doc) and doc[title.end].text == "," and title.end + 1 in persons:
+            if (
+                title.end + 1 < len(doc)
+                and doc[title.end].text == ","
+                and title.end + 1 in persons
+                and _set_off(doc, persons[title.end + 1].end)
+            ):
                 named = persons[title.end + 1]
                 org, first = self._org_of_title(doc, title, orgs_by_end)
                 for part in title.parts:
@@ -168,6 +174,11 @@ class RoleFinder:
             k, implicit = self._owner_before(doc, k)
             if implicit:
                 org = _salient_org(doc, k, orgs_by_end)
+            else:
+                # "Ana Escrogima, the U.S. ambassador to Oman": a country's office, no org
+                first = k
+                while k > max(0, first - 3) and doc[k - 1].tag_ in ("NNP", "NNPS"):
+                    k -= 1
         while k > 0 and doc[k - 1].tag_ in ("DT", "PRP$"):
             k -= 1
         if k < 2 or doc[k - 1].text != ",":
@@ -387,6 +398,13 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     if not candidates:
         return None
     return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+
+
+def _set_off(doc: Doc, i: int) -> bool:
+    """A name in apposition ends at punctuation or a verb of saying ("the company's CEO,
+    Abdulaziz Jaafar, told ..."); "In replacing Biden as the party's nominee, Harris
+    breathed new life ..." is a clause before its subject, not an appositive."""
+    return i >= len(doc) or doc[i].is_punct or doc[i].lower_ in SAYING_VERBS
 
 
 def _described_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:

@@ -749,3 +749,32 @@ def test_media_legislative_academic_and_police_titles(
     nlp: Language, text: str, role: tuple[str, str, str | None]
 ) -> None:
     assert roles(nlp, text) == {role}
+
+
+def test_an_appositive_title_makes_an_untagged_name_a_person(nlp: Language) -> None:
+    # the sentence recogniser also used to break after "U.S."
+    doc = nlp(
+        "Ana Escrogima, the U.S. ambassador to Oman, told Rest of World that more will follow."
+    )
+    assert len(list(doc.sents)) == 1
+    assert roles(nlp, doc.text) == {("Ana Escrogima", "ambassador", None)}
+
+
+def test_a_candidate_named_as_a_campaign_is_still_a_person_elsewhere(nlp: Language) -> None:
+    text = (
+        "Joe Biden stepped aside in July. The Harris campaign put out a memo. Harris senior "
+        "adviser David Plouffe said it was hard. Kamala Harris spoke in Ohio. Harris has been "
+        "Biden’s vice president for nearly four years."
+    )
+    assert roles(nlp, text) == {
+        ("David Plouffe", "senior adviser", "Harris campaign"),
+        ("Kamala Harris", "vice president", None),
+    }
+
+
+def test_a_clause_before_its_subject_is_not_an_appositive(nlp: Language) -> None:
+    text = (
+        "The Democratic Party held its convention. In replacing Biden as the party’s nominee, "
+        "Kamala Harris breathed new life into the race."
+    )
+    assert roles(nlp, text) == set()
