@@ -373,6 +373,10 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     other owner nouns of a kind (data/owner_kinds.json) first look for an organisation
     of that kind named anywhere before."""
     sent_start = doc[i].sent.start if i < len(doc) else len(doc)
+    counts: dict[str, int] = {}
+    for org in orgs_by_end.values():
+        key = normalize_org(org.text)
+        counts[key] = counts.get(key, 0) + 1
     kind_words = next(
         (OWNER_KINDS[t.lower_] for t in doc[i : i + 3] if t.lower_ in OWNER_KINDS), None
     )
@@ -383,13 +387,9 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
             if end <= sent_start and any(t.text in kind_words for t in o)
         ]
         if kind:
-            return max(kind, key=lambda o: o.end)
+            return max(kind, key=lambda o: (counts[normalize_org(o.text)], o.end))
     starts = [s.start for s in doc.sents if s.start < sent_start]
     limit = starts[-SALIENT_WINDOW] if len(starts) >= SALIENT_WINDOW else 0
-    counts: dict[str, int] = {}
-    for org in orgs_by_end.values():
-        key = normalize_org(org.text)
-        counts[key] = counts.get(key, 0) + 1
     # "the company" was introduced before its sentence; an organisation in the same
     # sentence is usually something else ("launch with SpaceX, the company's CEO said")
     before = [o for end, o in orgs_by_end.items() if limit <= o.start and end <= sent_start]

@@ -209,6 +209,7 @@ def _clean_html(raw: RawDocument, text: str) -> CleanDocument:
         raise StageError("clean", raw.source, "the page cannot be parsed as HTML")
     declared_language = _declared_language(tree, raw.headers)
     page = read_page(tree, raw.url)
+    headings = furniture.subheadings(tree)  # before extraction, which may change the tree
     furniture.mark_furniture(tree)  # before extraction: trafilatura prunes what is marked
     extracted = trafilatura.bare_extraction(tree, url=raw.url, **TRAFILATURA_OPTIONS)
     if isinstance(extracted, dict):
@@ -217,6 +218,7 @@ def _clean_html(raw: RawDocument, text: str) -> CleanDocument:
     title = _title(metadata.title if metadata else None, metadata, page)
     lines = _lines(extracted.text if extracted else None)
     lines = furniture.restore_paragraphs(tree, lines)
+    lines = furniture.drop_subheadings(lines, headings)
     body = _body(lines, {title, metadata.title if metadata else None, *page.headlines})
     if page.article_body and _prefer_structured_body(body, page.article_body):
         log.info("%s: using the page's JSON-LD articleBody", raw.source)

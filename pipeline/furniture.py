@@ -37,6 +37,8 @@ MAX_BOX_SHARE = 0.7
 STORY_TAGS = frozenset({"html", "body", "article", "main"})
 # Lines longer than this are prose, never a boilerplate line.
 MAX_BOILERPLATE_WORDS = 60
+# A heading longer than this is a paragraph set in a heading tag, and stays.
+MAX_HEADING_WORDS = 25
 # A dropped paragraph is put back only if it reads like body text.
 MIN_RESTORED_WORDS = 8
 SENTENCE_END = tuple(".!?\"'”’)")
@@ -214,6 +216,21 @@ def drop_headlines(lines: list[str], headlines: Iterable[str | None]) -> list[st
     while start < len(lines) and norm(lines[start]) in known:
         start += 1
     return lines[start:]
+
+
+def subheadings(tree: HtmlElement) -> set[str]:
+    """The page's section headings (h2-h6), normalised: they structure the article but are
+    not its body, like the headline ("What is the OBR?", "A design overhaul")."""
+    found = set()
+    for heading in tree.iter("h2", "h3", "h4", "h5", "h6"):
+        text = norm(heading.text_content())
+        if text and len(text.split()) <= MAX_HEADING_WORDS:
+            found.add(text)
+    return found
+
+
+def drop_subheadings(lines: list[str], headings: set[str]) -> list[str]:
+    return [line for line in lines if norm(line) not in headings]
 
 
 def drop_key_points(lines: list[str]) -> list[str]:
