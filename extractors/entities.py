@@ -380,10 +380,10 @@ class EntityRepair:
             if e.label in NAME_LABELS and words.text in self.parties:
                 out.append(_Ent(e.start, e.end, "ORG", strong=True))
                 continue
-            if (
+            if (  # "Communications Minister", "State Health Commissioner"
                 e.label == "ORG"
-                and len(words) == 1
-                and words[0].lower_ in self.title_modifiers
+                and len(words) <= 3
+                and all(t.lower_ in self.title_modifiers for t in words)
                 and nxt is not None
                 and nxt.lower_ in self.title_heads
             ):
@@ -867,9 +867,9 @@ def _datelines(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         j = i
         while j < len(doc) and doc[j].is_upper and doc[j].is_alpha and len(doc[j]) >= 2:
             j += 1
-        if j == i or j >= len(doc) or doc[j].text != ",":
+        if j == i or j >= len(doc) or doc[j].text not in (",", "—", "–"):
             continue
-        window = doc[j + 1 : j + 10]
+        window = doc[j : j + 10]  # "DUBLIN —" or "KATHMANDU, April 25 (Reuters) -"
         dash = next((t for t in window if t.text in ("—", "–", "-")), None)
         if dash is None or any(t.tag_.startswith("VB") for t in doc[j + 1 : dash.i]):
             continue
