@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from extractors.entities import normalize_org, normalize_person
 from extractors.facts import Person, Role
@@ -94,11 +94,21 @@ class RoleFinder:
             if after in persons:
                 person = persons[after]
                 org, first = self._org_of_title(doc, title, orgs_by_end)
+                parts = title.parts
                 if org is None:
                     org = _led_by_org(doc, title.start, orgs_by_end)
                 if org is None:
                     org = _described_org(doc, title.start, orgs_by_end)
-                for part in title.parts:
+                if org is None and len(parts) == 1:
+                    # "Google Search lead Liz Reid": a division's name between the
+                    # organisation and the title belongs to the title
+                    org = _org_before(doc, title.start - 1, orgs_by_end)
+                    division = doc[title.start - 1]
+                    if org is not None and _is_division(division):
+                        parts, first = (f"{division.text} {parts[0]}",), org.start
+                    else:
+                        org = None
+                for part in parts:
                     held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
                     add(person, part, held, first, person.end, how)
                     # "MEPs Mick Wallace and Clare Daly": the title covers both
@@ -398,6 +408,10 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     if not candidates:
         return None
     return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+
+
+def _is_division(token: Token) -> bool:
+    return token.tag_ in ("NNP", "NNPS") and token.is_title and not token.ent_type_
 
 
 def _set_off(doc: Doc, i: int) -> bool:

@@ -823,3 +823,11 @@ def test_title_words_before_a_title_are_not_an_organisation(nlp: Language) -> No
     tagged = "State/NNP Health/NNP Commissioner/NNP Kristina/NNP Box/NNP said/VBD so/RB"
     ents = ["B-ORG", "I-ORG", "O", "B-PERSON", "I-PERSON", "O", "O"]
     assert repaired(nlp, tagged, ents) == {("Kristina Box", "PERSON")}
+
+
+def test_a_division_between_organisation_and_title_is_part_of_the_title(nlp: Language) -> None:
+    text = (
+        "The change is, according to Google Search lead Liz Reid, the biggest upgrade in "
+        "years. Google said so."
+    )
+    assert roles(nlp, text) == {("Liz Reid", "Search lead", "Google")}
