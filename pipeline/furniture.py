@@ -39,6 +39,7 @@ STORY_TAGS = frozenset({"html", "body", "article", "main"})
 MAX_BOILERPLATE_WORDS = 60
 # A heading longer than this is a paragraph set in a heading tag, and stays.
 MAX_HEADING_WORDS = 25
+MAX_BOLD_HEADING_WORDS = 15
 # A dropped paragraph is put back only if it reads like body text.
 MIN_RESTORED_WORDS = 8
 SENTENCE_END = tuple(".!?\"'”’)")
@@ -226,6 +227,21 @@ def subheadings(tree: HtmlElement) -> set[str]:
         text = norm(heading.text_content())
         if text and len(text.split()) <= MAX_HEADING_WORDS:
             found.add(text)
+    # "<p><b>American skiers in Portugal seek European resort prices</b></p>": a short
+    # paragraph that is all bold and is no sentence is a heading too (a bold lede is long
+    # and ends like a sentence, and stays)
+    for para in tree.iter("p"):
+        children = list(para)
+        whole = para.text_content().strip()
+        if (
+            len(children) == 1
+            and children[0].tag in ("b", "strong")
+            and not (para.text or "").strip()
+            and not (children[0].tail or "").strip()
+            and 0 < len(whole.split()) <= MAX_BOLD_HEADING_WORDS
+            and not whole.endswith((".", ":", ";", ","))
+        ):
+            found.add(norm(whole))
     return found
 
 

@@ -532,3 +532,18 @@ def test_a_long_paragraph_set_in_a_heading_tag_stays() -> None:
     article = f"<h2>{lede}</h2>{STORY_HTML}"
     document = clean(_raw(_page(article=article)), SETTINGS)
     assert document.text.split("\n\n")[0] == lede
+
+
+def test_a_short_all_bold_paragraph_is_a_heading_but_a_bold_lede_is_body() -> None:
+    lede = (
+        "The council passed the city budget on Monday night after a long debate that ran "
+        "past midnight, with schools and buses the big winners."
+    )
+    article = (
+        f"<p><b>{lede}</b></p>"
+        f"<p>{STORY[0]}</p><p>{STORY[1]}</p>"
+        "<p><strong>Buses and roads get more money</strong></p>"
+        f"<p>{STORY[2]}</p><p>{STORY[3]}</p><p>{STORY[4]}</p>"
+    )
+    document = clean(_raw(_page(article=article)), SETTINGS)
+    assert document.text.split("\n\n") == [lede, *STORY]
