@@ -831,3 +831,18 @@ def test_a_division_between_organisation_and_title_is_part_of_the_title(nlp: Lan
         "years. Google said so."
     )
     assert roles(nlp, text) == {("Liz Reid", "Search lead", "Google")}
+
+
+@pytest.mark.parametrize(
+    ("text", "club"),
+    [
+        (
+            "He used complimentary seats to watch Arsenal play Manchester United last season.",
+            "Manchester United",
+        ),
+        ("Blackburn Rovers sacked their manager on Sunday.", "Blackburn Rovers"),
+        ("The striker joined Inter Miami CF in 2023.", "Inter Miami CF"),
+    ],
+)
+def test_football_club_names_are_organisations(nlp: Language, text: str, club: str) -> None:
+    assert club in org_names(nlp, text)
