@@ -132,6 +132,7 @@ class EntityRepair:
         self.stop = stoplist(data_dir)
         self.type_nouns = set(read_list("org_type_nouns.txt", data_dir))
         self.employment = set(read_list("employment_verbs.txt", data_dir))
+        self.cue_phrases = {tuple(p.split()) for p in read_list("org_cue_phrases.txt", data_dir)}
         self.nonheads = set(read_list("org_nonheads.txt", data_dir))
         self.parties = set(read_list("party_names.txt", data_dir))
         tails = read_json("org_name_tails.json", data_dir)
@@ -342,6 +343,8 @@ class EntityRepair:
         prev = doc[i - 1]
         low = prev.lower_
         if prev.is_lower and (low in self.type_nouns or low.endswith("maker")):
+            return True
+        if i >= 2 and (doc[i - 2].lower_, low) in self.cue_phrases:
             return True
         if low in ("owned", "backed", "based", "run", "listed", "controlled", "funded"):
             return i >= 2 and doc[i - 2].text in ("-", "–")

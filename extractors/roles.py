@@ -404,10 +404,13 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
     # sentence is usually something else ("launch with SpaceX, the company's CEO said")
     before = [o for end, o in orgs_by_end.items() if limit <= o.start and end <= sent_start]
     same = [o for end, o in orgs_by_end.items() if sent_start <= o.start and end <= i]
-    candidates = before or same
-    if not candidates:
+    if before:
+        return max(before, key=lambda o: (counts[normalize_org(o.text)], o.end))
+    if not same:
         return None
-    return max(candidates, key=lambda o: (counts[normalize_org(o.text)], o.end))
+    # within the sentence, the organisation it is about comes first ("Goldman Sachs
+    # analysts expect the Federal Reserve to cut, ... the bank's chief economist said")
+    return max(same, key=lambda o: (counts[normalize_org(o.text)], -o.start))
 
 
 def _is_division(token: Token) -> bool:

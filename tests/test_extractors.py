@@ -846,3 +846,21 @@ def test_a_division_between_organisation_and_title_is_part_of_the_title(nlp: Lan
 )
 def test_football_club_names_are_organisations(nlp: Language, text: str, club: str) -> None:
     assert club in org_names(nlp, text)
+
+
+def test_company_name_words_end_organisation_names(nlp: Language) -> None:
+    text = "Mary Barra, who has been General Motors' chief executive since 2014, announced it."
+    assert roles(nlp, text) == {("Mary Barra", "chief executive", "General Motors")}
+
+
+def test_shares_of_a_name_make_it_a_company(nlp: Language) -> None:
+    text = "Shares of Nvidia rose 3% after the chipmaker reported record profit of $30 billion."
+    assert org_names(nlp, text) == ["Nvidia"]
+
+
+def test_the_company_in_its_own_sentence_is_the_one_named_first(nlp: Language) -> None:
+    text = (
+        "Goldman Sachs analysts expect the Federal Reserve to cut rates twice this year, "
+        "according to a note from the bank's chief economist Jan Hatzius."
+    )
+    assert roles(nlp, text) == {("Jan Hatzius", "chief economist", "Goldman Sachs")}
