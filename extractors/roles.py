@@ -29,6 +29,7 @@ from extractors.titles import Title, TitleFinder
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
 SALIENT_WINDOW = 3
+TITLE_QUALIFIERS = {"former", "acting", "interim"}
 SAYING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "noted", "explained"}
 JOIN_VERBS = {"join", "joins", "joined", "joining", "rejoined", "rejoins"}
 LED_BY_VERBS = {"led", "headed", "chaired", "run", "founded"}
@@ -108,6 +109,11 @@ class RoleFinder:
                         parts, first = (f"{division.text} {parts[0]}",), org.start
                     else:
                         org = None
+                # "Former Nissan chairman Carlos Ghosn": the word before the organisation
+                # qualifies the title
+                if org is not None and first > 0 and doc[first - 1].lower_ in TITLE_QUALIFIERS:
+                    parts = tuple(f"{doc[first - 1].lower_} {p}" for p in parts)
+                    first -= 1
                 for part in parts:
                     held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
                     add(person, part, held, first, person.end, how)

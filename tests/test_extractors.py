@@ -864,3 +864,8 @@ def test_the_company_in_its_own_sentence_is_the_one_named_first(nlp: Language) -
         "according to a note from the bank's chief economist Jan Hatzius."
     )
     assert roles(nlp, text) == {("Jan Hatzius", "chief economist", "Goldman Sachs")}
+
+
+def test_former_before_the_organisation_qualifies_the_title(nlp: Language) -> None:
+    text = "Former Nissan chairman Carlos Ghosn fled Japan in 2019."
+    assert roles(nlp, text) == {("Carlos Ghosn", "former chairman", "Nissan")}
