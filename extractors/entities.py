@@ -391,6 +391,36 @@ class EntityRepair:
                 and nxt.lower_ in self.title_heads
             ):
                 continue
+            if (  # "AFP Global News Director Phil Chetwynd": the title's words are not the org's
+                e.label == "ORG"
+                and not e.strong
+                and nxt is not None
+                and nxt.lower_ in self.title_heads
+                and words[-1].lower_ in self.title_modifiers
+                and words[-1].text not in self.suffixes  # "Treasury Board secretary"
+            ):
+                end = e.end
+                while (
+                    end > e.start + 1
+                    and doc[end - 1].lower_ in self.title_modifiers
+                    and doc[end - 1].text not in self.suffixes
+                ):
+                    end -= 1
+                if doc[end - 1].lower_ not in self.title_modifiers:
+                    out.append(_Ent(e.start, end, "ORG"))
+                    continue
+            if (  # "cameraman Maher Nazeh": a lower-case title before a name makes a person
+                e.label == "ORG"
+                and not e.strong
+                and 2 <= len(words) <= 3
+                and e.start > 0
+                and doc[e.start - 1].is_lower
+                and doc[e.start - 1].lower_ in self.title_heads
+                and all(t.is_title and t.is_alpha and t.tag_ in PROPER_TAGS for t in words)
+                and not any(t.text in self.suffixes for t in words)
+            ):
+                out.append(_Ent(e.start, e.end, "PERSON"))
+                continue
             if (
                 e.label == "ORG"
                 and 2 <= len(words) <= 4

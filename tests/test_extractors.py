@@ -869,3 +869,19 @@ def test_the_company_in_its_own_sentence_is_the_one_named_first(nlp: Language) -
 def test_former_before_the_organisation_qualifies_the_title(nlp: Language) -> None:
     text = "Former Nissan chairman Carlos Ghosn fled Japan in 2019."
     assert roles(nlp, text) == {("Carlos Ghosn", "former chairman", "Nissan")}
+
+
+def test_title_words_at_the_end_of_an_organisation_belong_to_the_title(nlp: Language) -> None:
+    tagged = "AFP/NNP Global/NNP News/NNP Director/NNP Phil/NNP Chetwynd/NNP said/VBD so/RB"
+    ents = ["B-ORG", "I-ORG", "I-ORG", "O", "B-PERSON", "I-PERSON", "O", "O"]
+    assert repaired(nlp, tagged, ents) == {("AFP", "ORG"), ("Phil Chetwynd", "PERSON")}
+    # an organisation word stays: "Treasury Board secretary Bill Matthews"
+    tagged = "Treasury/NNP Board/NNP secretary/NN Bill/NNP Matthews/NNP said/VBD so/RB"
+    ents = ["B-ORG", "I-ORG", "O", "B-PERSON", "I-PERSON", "O", "O"]
+    assert ("Treasury Board", "ORG") in repaired(nlp, tagged, ents)
+
+
+def test_a_lower_case_title_before_a_name_makes_a_person(nlp: Language) -> None:
+    tagged = "and/CC cameraman/NN Maher/NNP Nazeh/NNP ,/, 53/CD ,/, were/VBD hurt/VBN"
+    ents = ["O", "O", "B-ORG", "I-ORG", "O", "B-DATE", "O", "O", "O"]
+    assert ("Maher Nazeh", "PERSON") in repaired(nlp, tagged, ents)
