@@ -278,6 +278,7 @@ class EntityRepair:
                 self._cue_before(doc, i)
                 or self._before_title_and_name(doc, j)
                 or self._described_after(doc, j)
+                or _changed_employer(doc, i, j)
             )
             if j < len(doc) and doc[j].lower_ == "party" and doc[j].tag_ in PROPER_TAGS | {"NN"}:
                 cue = True
@@ -636,8 +637,8 @@ class EntityRepair:
         text = _text(doc, e)
         if text in self.stop or normalize_org(text) in self.stop:
             return True
-        if e.label != "ORG":
-            return False
+        if e.label != "ORG" or _changed_employer(doc, e.start, e.end):
+            return False  # "left Epic Games to join ...": an employer, whatever its last word
         last = doc[e.end - 1].lower_
         last_two = doc[max(e.start, e.end - 2) : e.end].text.lower()
         if last in self.nonheads or last_two in self.nonheads:
@@ -888,6 +889,17 @@ def place_names() -> frozenset[str]:
 
 def _is_name_token(t: Token) -> bool:
     return t.tag_ in PROPER_TAGS and (t.is_title or t.is_upper or t.text[:1].isupper())
+
+
+def _changed_employer(doc: Doc, i: int, j: int) -> bool:
+    """ "who left Epic Games to join Strava as chief product officer": what a person
+    leaves to join another, and what they join as a title holder, are employers."""
+    if i == 0 or j + 1 >= len(doc):
+        return False
+    before, after = doc[i - 1].lower_, doc[j : j + 2]
+    joined = before in ("join", "joins", "joined", "joining") and after[0].lower_ == "as"
+    left = before in ("left", "leaves", "leaving", "quit") and after.text.lower() == "to join"
+    return joined or left
 
 
 def _datelines(doc: Doc, ents: list[_Ent]) -> list[_Ent]:

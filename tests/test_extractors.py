@@ -885,3 +885,14 @@ def test_a_lower_case_title_before_a_name_makes_a_person(nlp: Language) -> None:
     tagged = "and/CC cameraman/NN Maher/NNP Nazeh/NNP ,/, 53/CD ,/, were/VBD hurt/VBN"
     ents = ["O", "O", "B-ORG", "I-ORG", "O", "B-DATE", "O", "O", "O"]
     assert ("Maher Nazeh", "PERSON") in repaired(nlp, tagged, ents)
+
+
+def test_left_one_employer_to_join_another(nlp: Language) -> None:
+    text = (
+        "The company hired Matt Salazar, who left Epic Games to join Strava as chief product "
+        "officer."
+    )
+    assert org_names(nlp, text) == ["Epic Games", "Strava"]
+    assert roles(nlp, text) == {("Matt Salazar", "chief product officer", "Strava")}
+    # an event's name is still not an organisation
+    assert org_names(nlp, "Fans joined the Olympic Games celebrations.") == []
