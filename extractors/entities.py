@@ -10,17 +10,37 @@ of the document.
 
 Rules, in order (each is data-driven where it names words):
 1. trim a leading determiner and cut an entity at a finite verb inside it;
-2. split an entity at a possessive inside it ("Claude AI's Anthropic");
+2. split an entity at a possessive inside it ("Claude AI's Anthropic"); wire
+   datelines ("LA CROSSE, Wis. (AP) —") are places;
 3. organisation shapes: proper nouns + an organisation suffix word
-   ("Frontier Forum", "Stability AI"), "University of X";
+   ("Frontier Forum", "Stability AI", "US Marines", "Ottawa Citizen"),
+   "University of X", "Military Advocate General's Corps";
+   context cues: a type noun before ("charity Shelter", "the human rights
+   organization Safeguard Defenders"), "shares of X", "-owned X", a title and a
+   person after ("Sars commissioner Edward Kieswetter"), an appositive after
+   (", a London-based ... firm"), "left X to join Y as ...";
+   campaigns ("the Trump campaign"), party nicknames, speakers after a quote
+   and people "from"/"of" an organisation, titles before names, newspapers
+   ("told The Namibian"), names the model left untagged before an appositive
+   title ("Ana Escrogima, the U.S. ambassador");
 4. split "<known organisation> <First Last>" when the last word is used as a
-   name elsewhere in the document ("Meta Nick Clegg" -> Meta + Nick Clegg);
-5. drop products, generic words and governments (stop list);
+   name elsewhere in the document ("Meta Nick Clegg" -> Meta + Nick Clegg), never
+   a name that ends like an organisation ("Japan Innovation Party"); run a name
+   on over "of"/"for"/"on" ("Democratic Party for the People"); fix its extent
+   from the acronym that spells it ("... Bargaining Council (PSCBC)");
+5. drop products, generic words, governments, indexes (stop list) and
+   acronyms of common words ("medium-term expenditure framework (MTEF)");
 6. lists: in "A, B, C and D", relabel the items as organisations when most of
    them are organisations or a cue word announces organisations
-   ("companies including ...");
+   ("companies including ...", "companies such as A and B"), or as places
+   after "counties such as"; surnames (and families, "the Soroses") of people
+   are people; names tagged as places elsewhere, after a place cue, or described
+   as a village or a vessel are not organisations;
 7. one sense per document: a name tagged ORG once is an organisation
-   everywhere in the document, tagged or not.
+   everywhere in the document, tagged or not (a surname the model reads as a
+   person stays one).
+Organisation names cut short at a small word, or a candidate's name beside
+"<name> campaign", merge into the fuller organisation.
 """
 
 from __future__ import annotations
@@ -1030,9 +1050,7 @@ def collect_organizations(doc: Doc, sents: _Sentences) -> list[Organization]:
             acronyms[after[1].text.lower()] = key
     for acronym, key in acronyms.items():
         if acronym in groups and acronym != key:
-            other = groups.pop(acronym)
-            groups[key].mentions.extend(other.mentions)
-            groups[key].aliases.extend(a for a in other.aliases if a not in groups[key].aliases)
+            _absorb(groups[key], groups.pop(acronym))
     _merge_cut_names(groups)
     for org in groups.values():
         org.name = max(org.aliases, key=lambda a: (len(a.split()), len(a)))
@@ -1049,9 +1067,7 @@ def _merge_cut_names(groups: dict[str, Organization]) -> None:
     for key in [k for k in groups if k.endswith(" campaign")]:
         short = key.removesuffix(" campaign")
         if short in groups and key in groups:
-            into, other = groups[key], groups.pop(short)
-            into.mentions.extend(other.mentions)
-            into.aliases.extend(a for a in other.aliases if a not in into.aliases)
+            _absorb(groups[key], groups.pop(short))
     keys = sorted(groups, key=lambda k: len(k.split()))
     for short in keys:
         words = short.split()
@@ -1064,11 +1080,14 @@ def _merge_cut_names(groups: dict[str, Organization]) -> None:
             and k.split()[: len(words)] == words
             and k.split()[len(words)] in CUT_AT_WORDS
         ]
-        if len(longer) != 1:
-            continue
-        into, other = groups[longer[0]], groups.pop(short)
-        into.mentions.extend(other.mentions)
-        into.aliases.extend(a for a in other.aliases if a not in into.aliases)
+        if len(longer) == 1:
+            _absorb(groups[longer[0]], groups.pop(short))
+
+
+def _absorb(into: Organization, other: Organization) -> None:
+    """Another name of the same organisation: its mentions and names join `into`."""
+    into.mentions.extend(other.mentions)
+    into.aliases.extend(a for a in other.aliases if a not in into.aliases)
 
 
 def collect_people(doc: Doc, sents: _Sentences) -> list[Person]:

@@ -9,8 +9,20 @@ writing uses across publishers:
 - title_at_org: "the head of global affairs at Meta Nick Clegg"
 - appositive:   "Nick Clegg, head of global affairs at Meta",
                 "Arvind Krishna, IBM's chief executive"
+- title_of_org_comma_name: "The head of Transnet's engineering centre, Tauqeer Ahmed,"
+- title_comma_name: "the company's CEO, Abdulaziz Jaafar, told ..." (set off by
+                punctuation or a verb of saying)
+- who_is:       "Jim Cantrell, who ... is now CEO of Phantom Space", "X joined Strava as
+                chief product officer", "Harris has been Biden's vice president"
 - role_as:      "Kevin Murphy in his role as NASA chief science data"
 - led_by:       "Sam Altman-led OpenAI" (leader), "Musk-owned X" (owner)
+
+The organisation of a title comes from the text before it ("IBM", "the company's",
+"the resort's" -> the story's organisation of that kind, "fisheries bureau" -> the one
+organisation with those words, "..., led by chairman"), and a company title with no
+organisation ("Co-founder Michael Horvath") takes its sentence's one organisation or
+the story's company (pattern name + "_company"). Roles name organisations as the
+organisation list does.
 """
 
 from __future__ import annotations
