@@ -39,6 +39,9 @@ class _Figure:
     currency: str
 
 
+UNIT_ABBREVIATIONS = {"yr": "year", "mo": "month", "hr": "hour", "wk": "week"}
+
+
 class MoneyParser:
     """Pure text -> Money figures. Usable without spaCy (context is the caller's job)."""
 
@@ -83,7 +86,9 @@ class MoneyParser:
         }
         self.qualifier_re = re.compile(rf"\b({_alternation(self.qualifiers)})\s*$", re.IGNORECASE)
         self.unit_re = re.compile(
-            rf"^\s(?:a|an|per|each)\s({_alternation(self.units)})\b", re.IGNORECASE
+            rf"^(?:\s(?:a|an|per|each)\s|/)({_alternation([*self.units, *UNIT_ABBREVIATIONS])})\b"
+            r"(?!\s+(?:ago|earlier|later|before)\b)",  # "$5 million a year ago" has no unit
+            re.IGNORECASE,
         )
 
     def amount(self, text: str) -> tuple[Decimal, bool]:
@@ -155,7 +160,10 @@ class MoneyParser:
             start = m.start()
         end = m.end()
         unit_m = self.unit_re.match(text[end : end + 30])
-        unit = f"per {unit_m.group(1).lower()}" if unit_m else None
+        unit = None
+        if unit_m:  # "$35 an hour", "$12/month", "$80/yr"
+            word = unit_m.group(1).lower()
+            unit = f"per {UNIT_ABBREVIATIONS.get(word, word)}"
         qual_m = self.qualifier_re.search(text[max(0, start - 20) : start])
         qualifier = qual_m.group(1).lower() if qual_m else None
         written = text[start:end]

@@ -74,6 +74,20 @@ def test_qualifier_and_unit(parser: MoneyParser) -> None:
     assert (fig.qualifier, fig.unit, fig.amount) == ("nearly", "per share", Decimal("3.50"))
 
 
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("pony up $12/month or $80/yr to access it", ["per month", "per year"]),
+        ("she earns about $35 an hour", ["per hour"]),
+        ("it raised $5 million a year ago", [None]),
+    ],
+)
+def test_units_after_a_slash_and_not_before_ago(
+    parser: MoneyParser, text: str, units: list[str | None]
+) -> None:
+    assert [f.unit for f in parser.find(text)] == units
+
+
 def test_bare_dollar_currency_is_a_setting() -> None:
     canadian = MoneyParser(read_json("currencies.json"), dollar="CAD")
     [fig] = canadian.find("a $100 million revamp")
