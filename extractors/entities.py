@@ -430,12 +430,12 @@ class EntityRepair:
                 if doc[end - 1].lower_ not in self.title_modifiers:
                     out.append(_Ent(e.start, end, "ORG"))
                     continue
-            if (  # "cameraman Maher Nazeh": a lower-case title before a name makes a person
+            if (  # "cameraman Maher Nazeh", "Chancellor Olaf Scholz": a title before a
+                # name makes a person
                 e.label == "ORG"
                 and not e.strong
                 and 2 <= len(words) <= 3
                 and e.start > 0
-                and doc[e.start - 1].is_lower
                 and doc[e.start - 1].lower_ in self.title_heads
                 and all(t.is_title and t.is_alpha and t.tag_ in PROPER_TAGS for t in words)
                 and not any(t.text in self.suffixes for t in words)

@@ -41,6 +41,7 @@ from extractors.titles import Title, TitleFinder
 # "the resort's general manager": nouns that stand for the article's organisation
 OWNER_NOUNS = {"company", "firm", "resort", "hotel", "team", "club", "school", "business"}
 SALIENT_WINDOW = 3
+APPOINT_VERBS = {"named", "appointed", "hired", "promoted", "tapped", "elected", "picked"}
 TITLE_QUALIFIERS = {"former", "acting", "interim"}
 SAYING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "noted", "explained"}
 JOIN_VERBS = {"join", "joins", "joined", "joining", "rejoined", "rejoins"}
@@ -175,6 +176,7 @@ class RoleFinder:
             self._who_is(doc, person, orgs_by_start, add)
             self._role_as(doc, person, orgs_by_start, add)
             self._led_by(doc, person, orgs_by_start, add)
+            self._appointed(doc, person, orgs_by_start, add)
         doc._.newsfacts_roles = sorted(roles.values(), key=lambda r: r.start)
         return doc
 
@@ -362,6 +364,34 @@ class RoleFinder:
                     return
             k += 1
 
+    def _appointed(
+        self, doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole
+    ) -> None:
+        """ "Unilever named Fernando Fernandez as its new chief executive", "the board
+        appointed Jane Roe chief financial officer": the organisation that names is the
+        employer (none when a person names: "Biden named X ambassador")."""
+        verb = person.start - 1
+        if verb < 1 or doc[verb].lower_ not in APPOINT_VERBS:
+            return
+        k = person.end
+        if k < len(doc) and doc[k].lower_ == "as":
+            k += 1
+        implied = k < len(doc) and doc[k].lower_ in ("its", "their")
+        while k < len(doc) and (doc[k].tag_ in ("DT", "PRP$") or doc[k].lower_ in ("new", "next")):
+            k += 1
+        title = self.titles.title_at(doc, k)
+        if title is None:
+            return
+        org = None
+        if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
+            org = _org_after(doc, title.end + 1, orgs_by_start)
+        if org is None:
+            org = _subject_org(doc, verb)
+        if org is None and implied:
+            org = _salient_org(doc, verb, self._orgs_by_end(doc))
+        for part in title.parts:
+            add(person, part, org, verb, title.end, "appointed")
+
     @staticmethod
     def _role_as(doc: Doc, person: Span, orgs_by_start: dict[int, Span], add: AddRole) -> None:
         """ "<PERSON> in his role as [<ORG>] <words>"."""
@@ -472,6 +502,18 @@ def _past_unit(doc: Doc, i: int) -> int | None:
         ):
             i += 1
     return i if i < len(doc) and doc[i].text == "," else None
+
+
+def _subject_org(doc: Doc, verb: int) -> Span | None:
+    """The organisation that does what token `verb` says in its sentence: the nearest
+    one before it, with no person in between."""
+    for k in range(verb - 1, doc[verb].sent.start - 1, -1):
+        t = doc[k]
+        if t.ent_type_ == "PERSON":
+            return None
+        if t.ent_type_ == "ORG" and t.ent_iob_ == "B":
+            return next(e for e in doc.ents if e.start == k)
+    return None
 
 
 def _joined(doc: Doc, k: int, orgs_by_end: dict[int, Span]) -> Span | None:

@@ -896,3 +896,49 @@ def test_left_one_employer_to_join_another(nlp: Language) -> None:
     assert roles(nlp, text) == {("Matt Salazar", "chief product officer", "Strava")}
     # an event's name is still not an organisation
     assert org_names(nlp, "Fans joined the Olympic Games celebrations.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (
+            "Unilever, the maker of Dove soap, named Fernando Fernandez as its new chief "
+            "executive.",
+            ("Fernando Fernandez", "chief executive", "Unilever"),
+        ),
+        (
+            "The board of Shell appointed Wael Sawan chief executive in 2022.",
+            ("Wael Sawan", "chief executive", "Shell"),
+        ),
+        # a person who names someone is no employer
+        (
+            "President Joe Biden named Jane Roe ambassador to Japan.",
+            ("Jane Roe", "ambassador", None),
+        ),
+    ],
+)
+def test_named_or_appointed_to_a_title(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    assert role in roles(nlp, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (
+            "Sources said Defense Secretary Lloyd Austin was admitted to hospital.",
+            ("Lloyd Austin", "Defense Secretary", None),
+        ),
+        (
+            "German Chancellor Olaf Scholz met French President Emmanuel Macron in Berlin.",
+            ("Olaf Scholz", "Chancellor", None),
+        ),
+    ],
+)
+def test_portfolio_words_and_capitalised_titles_before_names(
+    nlp: Language, text: str, role: tuple[str, str, str | None]
+) -> None:
+    found = facts(nlp, text)
+    assert role in {(r.person, r.role, r.org) for r in found.roles}
+    assert found.organizations == []
