@@ -366,7 +366,7 @@ class EntityRepair:
         if prev.is_lower and (low in self.type_nouns or low.endswith("maker")):
             return True
         if i >= 2 and (doc[i - 2].lower_, low) in self.cue_phrases:
-            return True
+            return doc[i].text not in place_names()  # the model's GPE may be wrong here
         if low in ("owned", "backed", "based", "run", "listed", "controlled", "funded"):
             return i >= 2 and doc[i - 2].text in ("-", "–")
         if low == "at" and i >= 2:
