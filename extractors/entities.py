@@ -818,6 +818,7 @@ class EntityRepair:
         places = {k for k, (org, place) in votes.items() if place > org}
         tagged_places = {k for k, (_, place) in votes.items() if place > 0}
         cued = {normalize_org(_text(doc, e)) for e in ents if self._place_cue(doc, e.start)}
+        not_org = self.place_of | self.thing_nouns  # what ", a <...> village/vessel" is
         for e in ents:
             key = normalize_org(_text(doc, e))
             known = key in tagged_places or key in place_names()
@@ -825,7 +826,6 @@ class EntityRepair:
                 places.add(key)
             # "Duqm, a former fishing village 165 kilometers from Etlaq"
             head = self._appositive_head(doc, e.end)
-            not_org = self.place_of | self.thing_nouns
             if e.label == "ORG" and not e.strong and head is not None and head in not_org:
                 places.add(key)  # not an organisation, at any of its mentions
         # "the Datu Cabaylo" after "the BRP Datu Cabaylo, a civilian patrol vessel"

@@ -46,9 +46,6 @@ TITLE_QUALIFIERS = {"former", "acting", "interim"}
 SAYING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "noted", "explained"}
 JOIN_VERBS = {"join", "joins", "joined", "joining", "rejoined", "rejoins"}
 LED_BY_VERBS = {"led", "headed", "chaired", "run", "founded"}
-OWNER_KINDS: dict[str, list[str]] = {
-    k: v for k, v in read_json("owner_kinds.json").items() if not k.startswith("_")
-}
 AGE_WORDS = {"year", "years", "month", "months"}
 COPULAS = {"is", "was", "has", "had", "became", "remains", "serves", "served"}
 ORG_PREPOSITIONS = {"at", "of", "for", "with", "from"}
@@ -65,6 +62,10 @@ class RoleFinder:
     def __init__(self, data_dir: Path = DATA_DIR) -> None:
         self.titles = TitleFinder(data_dir)
         self.owner_nouns = set(read_list("org_type_nouns.txt", data_dir)) | OWNER_NOUNS
+        kinds = read_json("owner_kinds.json", data_dir)
+        self.owner_kinds: dict[str, list[str]] = {
+            k: v for k, v in kinds.items() if not k.startswith("_")
+        }
         self.led_verbs = self.titles.led_verbs
         self.honorifics = self.titles.honorifics
 
@@ -107,26 +108,7 @@ class RoleFinder:
             # "<ORG> <title> <PERSON>" / "<ORG>'s <title> <PERSON>" / "<title> <PERSON>"
             if after in persons:
                 person = persons[after]
-                org, first = self._org_of_title(doc, title, orgs_by_end)
-                parts = title.parts
-                if org is None:
-                    org = _led_by_org(doc, title.start, orgs_by_end)
-                if org is None:
-                    org = _described_org(doc, title.start, orgs_by_end)
-                if org is None and len(parts) == 1:
-                    # "Google Search lead Liz Reid": a division's name between the
-                    # organisation and the title belongs to the title
-                    org = _org_before(doc, title.start - 1, orgs_by_end)
-                    division = doc[title.start - 1]
-                    if org is not None and _is_division(division):
-                        parts, first = (f"{division.text} {parts[0]}",), org.start
-                    else:
-                        org = None
-                # "Former Nissan chairman Carlos Ghosn": the word before the organisation
-                # qualifies the title
-                if org is not None and first > 0 and doc[first - 1].lower_ in TITLE_QUALIFIERS:
-                    parts = tuple(f"{doc[first - 1].lower_} {p}" for p in parts)
-                    first -= 1
+                org, parts, first = self._premodifier(doc, title, orgs_by_end)
                 for part in parts:
                     held, how = self._or_company(doc, title, part, org, orgs_by_end, "premodifier")
                     add(person, part, held, first, person.end, how)
@@ -203,7 +185,7 @@ class RoleFinder:
         else:
             k, implicit = self._owner_before(doc, k)
             if implicit:
-                org = _salient_org(doc, k, orgs_by_end)
+                org = _salient_org(doc, k, orgs_by_end, self.owner_kinds)
             else:
                 # "Ana Escrogima, the U.S. ambassador to Oman": a country's office, no org
                 first = k
@@ -219,6 +201,31 @@ class RoleFinder:
         if org is None and title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         return person, org
+
+    def _premodifier(
+        self, doc: Doc, title: Title, orgs_by_end: dict[int, Span]
+    ) -> tuple[Span | None, tuple[str, ...], int]:
+        """The organisation of a title before a name, the title's parts, and where the
+        match starts."""
+        org, first = self._org_of_title(doc, title, orgs_by_end)
+        parts = title.parts
+        if org is None:
+            org = _led_by_org(doc, title.start, orgs_by_end)
+        if org is None:
+            org = _described_org(doc, title.start, orgs_by_end)
+        if org is None and len(parts) == 1:
+            # "Google Search lead Liz Reid": a division's name between the organisation
+            # and the title belongs to the title
+            owner = _org_before(doc, title.start - 1, orgs_by_end)
+            if owner is not None and _is_division(doc[title.start - 1]):
+                org, first = owner, owner.start
+                parts = (f"{doc[title.start - 1].text} {parts[0]}",)
+        # "Former Nissan chairman Carlos Ghosn": the word before the organisation
+        # qualifies the title
+        if org is not None and first > 0 and doc[first - 1].lower_ in TITLE_QUALIFIERS:
+            parts = tuple(f"{doc[first - 1].lower_} {p}" for p in parts)
+            first -= 1
+        return org, parts, first
 
     def _or_company(
         self,
@@ -249,7 +256,9 @@ class RoleFinder:
         if len(named) > 1:
             return None, how
         company = (
-            next(iter(named.values())) if named else _salient_org(doc, title.start, orgs_by_end)
+            next(iter(named.values()))
+            if named
+            else _salient_org(doc, title.start, orgs_by_end, self.owner_kinds)
         )
         return company, (how + "_company" if company is not None else how)
 
@@ -262,7 +271,9 @@ class RoleFinder:
         if org is not None:
             return org, org.start
         owner, implicit = self._owner_before(doc, title.start)
-        return (_salient_org(doc, owner, orgs_by_end) if implicit else None), title.start
+        return (
+            _salient_org(doc, owner, orgs_by_end, self.owner_kinds) if implicit else None
+        ), title.start
 
     @staticmethod
     def _orgs_by_end(doc: Doc) -> dict[int, Span]:
@@ -350,7 +361,7 @@ class RoleFinder:
                 if title is not None:
                     org = owner
                     if org is None and implied:
-                        org = _salient_org(doc, k, self._orgs_by_end(doc))
+                        org = _salient_org(doc, k, self._orgs_by_end(doc), self.owner_kinds)
                     if org is None and doc[k].lower_ == "as":
                         org = _joined(doc, k, self._orgs_by_end(doc))
                     if (
@@ -386,9 +397,9 @@ class RoleFinder:
         if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
             org = _org_after(doc, title.end + 1, orgs_by_start)
         if org is None:
-            org = _subject_org(doc, verb)
+            org = _subject_org(doc, verb, orgs_by_start)
         if org is None and implied:
-            org = _salient_org(doc, verb, self._orgs_by_end(doc))
+            org = _salient_org(doc, verb, self._orgs_by_end(doc), self.owner_kinds)
         for part in title.parts:
             add(person, part, org, verb, title.end, "appointed")
 
@@ -424,7 +435,9 @@ class RoleFinder:
             add(person, role, org, person.start, org.end, "led_by")
 
 
-def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
+def _salient_org(
+    doc: Doc, i: int, orgs_by_end: dict[int, Span], owner_kinds: dict[str, list[str]]
+) -> Span | None:
     """The organisation "the company" refers to: of those named in the three sentences
     before token i's sentence, the one the article names most often (the story's
     company, not one mentioned in passing), the nearest on a tie. "the resort's" and
@@ -436,7 +449,7 @@ def _salient_org(doc: Doc, i: int, orgs_by_end: dict[int, Span]) -> Span | None:
         key = normalize_org(org.text)
         counts[key] = counts.get(key, 0) + 1
     kind_words = next(
-        (OWNER_KINDS[t.lower_] for t in doc[i : i + 3] if t.lower_ in OWNER_KINDS), None
+        (owner_kinds[t.lower_] for t in doc[i : i + 3] if t.lower_ in owner_kinds), None
     )
     if kind_words:
         kind = [
@@ -504,15 +517,14 @@ def _past_unit(doc: Doc, i: int) -> int | None:
     return i if i < len(doc) and doc[i].text == "," else None
 
 
-def _subject_org(doc: Doc, verb: int) -> Span | None:
+def _subject_org(doc: Doc, verb: int, orgs_by_start: dict[int, Span]) -> Span | None:
     """The organisation that does what token `verb` says in its sentence: the nearest
     one before it, with no person in between."""
     for k in range(verb - 1, doc[verb].sent.start - 1, -1):
-        t = doc[k]
-        if t.ent_type_ == "PERSON":
+        if doc[k].ent_type_ == "PERSON":
             return None
-        if t.ent_type_ == "ORG" and t.ent_iob_ == "B":
-            return next(e for e in doc.ents if e.start == k)
+        if k in orgs_by_start:
+            return orgs_by_start[k]
     return None
 
 
