@@ -73,7 +73,7 @@ class MoneyParser:
         )
         self.suffixed = re.compile(
             rf"(?<![\w$£€¥₹.])(?P<a>{amount})(?:\s?(?:-|–|to)\s?(?P<b>{amount}))?"
-            rf"\s(?P<word>{word})\b",
+            rf"[\s-](?P<word>{word})\b",  # "2 million euros", "a 10-million-euro fine"
             re.IGNORECASE,
         )
         self.scale_re = re.compile(rf"^(?P<n>{NUMBER})[\s-]?(?P<s>{scale})?$", re.IGNORECASE)
@@ -86,7 +86,8 @@ class MoneyParser:
         }
         self.qualifier_re = re.compile(rf"\b({_alternation(self.qualifiers)})\s*$", re.IGNORECASE)
         self.unit_re = re.compile(
-            rf"^(?:\s(?:a|an|per|each)\s|/)({_alternation([*self.units, *UNIT_ABBREVIATIONS])})\b"
+            rf"^(?:\s(?:a|an|per|each)\s|/|-(?:a|an|per)-)"
+            rf"({_alternation([*self.units, *UNIT_ABBREVIATIONS])})\b"
             r"(?!\s+(?:ago|earlier|later|before)\b)",  # "$5 million a year ago" has no unit
             re.IGNORECASE,
         )

@@ -37,6 +37,7 @@ def parser() -> MoneyParser:
         ("it raised P2.3bn", "P2.3bn", "2300000000", "PHP"),
         ("it cost KSh 2 billion", "KSh 2 billion", "2000000000", "KES"),
         ("3.2 billion Swiss francs", "3.2 billion Swiss francs", "3200000000", "CHF"),
+        ("a 10-million-euro fine", "10-million-euro", "10000000", "EUR"),
     ],
 )
 def test_single_figures(
@@ -80,6 +81,7 @@ def test_qualifier_and_unit(parser: MoneyParser) -> None:
         ("pony up $12/month or $80/yr to access it", ["per month", "per year"]),
         ("she earns about $35 an hour", ["per hour"]),
         ("it raised $5 million a year ago", [None]),
+        ("a $5,000-a-year fee and a $1-a-share dividend", ["per year", "per share"]),
     ],
 )
 def test_units_after_a_slash_and_not_before_ago(
