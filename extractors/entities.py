@@ -71,6 +71,7 @@ REPORTING_VERBS = {"said", "says", "told", "tells", "added", "adds", "wrote", "a
 APPOSITIVE_TAGS = {"JJ", "JJR", "JJS", "NN", "NNS", "NNP", "HYPH", "VBN", "VBG", "CC"}
 CUT_AT_WORDS = {"and", "&", "of", "for", "on"}
 POSSESSOR_WORDS = {"general", "king", "queen", "people", "children", "women", "men", "veterans"}
+PATRONYMIC_PARTICLES = {"bin", "bint", "ibn", "ben", "binti", "bte"}
 NAME_SMALL_WORDS = {"the", "of", "for", "on", "and", "&", "between"}
 POSSESSIVE = {"'s", "’s", "'", "’"}
 CORPORATE_SUFFIXES = {
@@ -1103,6 +1104,15 @@ def collect_people(doc: Doc, sents: _Sentences) -> list[Person]:
     full = [p for p in people.values() if len(p.name.split()) > 1]
     for short in [p for p in people.values() if len(p.name.split()) == 1]:
         owners = [p for p in full if p.name.split()[-1] == short.name]
+        if not owners:
+            # "Sultan Qaboos" for Qaboos bin Said: a patronymic name is shortened to
+            # its given name, not to its last word
+            owners = [
+                p
+                for p in full
+                if p.name.split()[0] == short.name
+                and any(w in PATRONYMIC_PARTICLES for w in p.name.split()[1:])
+            ]
         if len(owners) == 1:
             owners[0].mentions.extend(short.mentions)
             del people[short.name]

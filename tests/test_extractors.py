@@ -945,3 +945,23 @@ def test_portfolio_words_and_capitalised_titles_before_names(
     found = facts(nlp, text)
     assert role in {(r.person, r.role, r.org) for r in found.roles}
     assert found.organizations == []
+
+
+def test_a_patronymic_name_is_shortened_to_its_given_name(nlp: Language) -> None:
+    from spacy.tokens import Doc
+
+    from extractors.entities import EntityRepair
+
+    tagged = (
+        "Sultan/NNP Qaboos/NNP bin/NNP Said/NNP ruled/VBD Oman/NNP ./. "
+        "Sultan/NNP Qaboos/NNP died/VBD in/IN 2020/CD ./."
+    )
+    pairs = [t.rsplit("/", 1) for t in tagged.split()]
+    words, tags = [w for w, _ in pairs], [t for _, t in pairs]
+    ents = ["O", "B-PERSON", "I-PERSON", "I-PERSON", "O", "B-GPE", "O", "O", "B-PERSON"]
+    ents += ["O", "O", "B-DATE", "O"]
+    starts = [i in (0, 7) for i in range(len(words))]
+    doc = Doc(nlp.vocab, words=words, tags=tags, ents=ents, sent_starts=starts)
+    doc = EntityRepair(nlp)(doc)
+    people = {p.name: len(p.mentions) for p in doc._.newsfacts_people}
+    assert people == {"Qaboos bin Said": 2}
