@@ -106,6 +106,14 @@ class RoleFinder:
         for title in self.titles.find(doc):
             after = self._skip_honorifics(doc, title.end)
             # "<ORG> <title> <PERSON>" / "<ORG>'s <title> <PERSON>" / "<title> <PERSON>"
+            # "a President Connolly might ...": a hypothetical holder, not a role
+            hypothetical = (
+                title.start > 0
+                and doc[title.start - 1].lower_ in ("a", "an")
+                and doc[title.start].text[:1].isupper()
+            )
+            if after in persons and hypothetical:
+                continue
             if after in persons:
                 person = persons[after]
                 org, parts, first = self._premodifier(doc, title, orgs_by_end)

@@ -965,3 +965,11 @@ def test_a_patronymic_name_is_shortened_to_its_given_name(nlp: Language) -> None
     doc = EntityRepair(nlp)(doc)
     people = {p.name: len(p.mentions) for p in doc._.newsfacts_people}
     assert people == {"Qaboos bin Said": 2}
+
+
+def test_a_hypothetical_holder_has_no_role(nlp: Language) -> None:
+    text = (
+        "Diplomats fear that a President Connolly might confuse the world. "
+        "President Michael D. Higgins spoke on Monday."
+    )
+    assert roles(nlp, text) == {("Michael D. Higgins", "President", None)}
