@@ -399,6 +399,18 @@ class EntityRepair:
             ):
                 out.append(_Ent(e.start - 1, e.end, "ORG", strong=True))
                 continue
+            if e.label == "PERSON":  # "King Charles", "Vice President Kamala Harris"
+                title = self.titles.title_at(doc, e.start, in_names=True)
+                if title is not None and e.start < title.end < e.end:
+                    k = title.end
+                    while k < e.end - 1 and (
+                        doc[k].lower_.rstrip(".") in self.titles.honorifics
+                        or doc[k].lower_ in self.titles.ranks
+                    ):
+                        k += 1
+                    if all(t.text[:1].isupper() for t in doc[k : e.end]):
+                        out.append(_Ent(k, e.end, "PERSON"))
+                        continue
             if self._quoted_speaker(doc, e) or self._affiliated(doc, e, by_start):
                 out.append(_Ent(e.start, e.end, "PERSON"))
                 continue

@@ -973,3 +973,10 @@ def test_a_hypothetical_holder_has_no_role(nlp: Language) -> None:
         "President Michael D. Higgins spoke on Monday."
     )
     assert roles(nlp, text) == {("Michael D. Higgins", "President", None)}
+
+
+def test_a_title_the_model_put_inside_a_name_is_taken_out(nlp: Language) -> None:
+    text = "The plan is good for all, King Charles said in his speech."
+    found = facts(nlp, text)
+    assert {(r.person, r.role, r.org) for r in found.roles} == {("Charles", "King", None)}
+    assert [p.name for p in found.people] == ["Charles"]
