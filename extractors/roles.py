@@ -129,7 +129,10 @@ class RoleFinder:
             # "<title> at <ORG> <PERSON>"
             if title.end < len(doc) and doc[title.end].lower_ in ORG_PREPOSITIONS:
                 org = _org_after(doc, title.end + 1, orgs_by_start)
-                if org is not None and org.end in persons:
+                # a one-word "person" glued to the organisation is the rest of its name
+                # ("head of Google Cloud sales"), not "the head of global affairs at Meta
+                # Nick Clegg"
+                if org is not None and org.end in persons and len(persons[org.end]) > 1:
                     named = persons[org.end]
                     for part in title.parts:
                         add(named, part, org, title.start, named.end, "title_at_org")
@@ -195,9 +198,12 @@ class RoleFinder:
             if implicit:
                 org = _salient_org(doc, k, orgs_by_end, self.owner_kinds)
             else:
-                # "Ana Escrogima, the U.S. ambassador to Oman": a country's office, no org
+                # "Ana Escrogima, the U.S. ambassador to Oman": a country's office, no org;
+                # "Jamieson Greer, Trump's nominee": a person's possessive names no org
                 first = k
-                while k > max(0, first - 3) and doc[k - 1].tag_ in ("NNP", "NNPS"):
+                if k > 1 and doc[k - 1].tag_ == "POS" and doc[k - 2].ent_type_ == "PERSON":
+                    k -= 1
+                while k > max(0, first - 4) and doc[k - 1].tag_ in ("NNP", "NNPS"):
                     k -= 1
         while k > 0 and doc[k - 1].tag_ in ("DT", "PRP$"):
             k -= 1

@@ -146,8 +146,24 @@ class TitleFinder:
                     )
                 ):
                     k += 1
-                else:
-                    break
+                    continue
+                # "nominee for United States trade representative": a country's name
+                # inside the title, when a lower-case title follows it
+                g = k
+                while (
+                    g < len(doc)
+                    and doc[g].tag_ in ("NNP", "NNPS")
+                    and doc[g].ent_type_
+                    in (
+                        "",
+                        "GPE",
+                    )
+                ):
+                    g += 1
+                inner = self._one_title(doc, g) if g > k else None
+                if inner is not None and doc[g].is_lower:
+                    k = inner[1]
+                break
             # "CEO of launch startup Phantom Space": the words describe the organisation
             m = k
             while (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from extractors.build import build_nlp, facts_of
 from extractors.facts import Facts
@@ -376,13 +377,9 @@ def test_worked_at_names_an_employer(nlp: Language) -> None:
     assert "SpaceX" in org_names(nlp, text)
 
 
-def repaired(
-    nlp: Language, tagged: str, ents: list[str], starts: tuple[int, ...] = (0,)
-) -> set[tuple[str, str]]:
-    """The entity repair alone on hand-tagged tokens ("word/TAG ..."), with the entities a
-    model could give them: the rule's input is fixed, whatever the installed model says."""
-    from spacy.tokens import Doc
-
+def tagged_doc(nlp: Language, tagged: str, ents: list[str], starts: tuple[int, ...] = (0,)) -> Doc:
+    """The entity repair on hand-tagged tokens ("word/TAG ..."), with the entities a model
+    could give them: the rule's input is fixed, whatever the installed model says."""
     from extractors.entities import EntityRepair
 
     pairs = [t.rsplit("/", 1) for t in tagged.split()]
@@ -400,8 +397,22 @@ def repaired(
         ents=ents,
         sent_starts=[i in starts for i in range(len(words))],
     )
-    doc = EntityRepair(nlp)(doc)
-    return {(e.text, e.label_) for e in doc.ents}
+    return EntityRepair(nlp)(doc)
+
+
+def repaired(
+    nlp: Language, tagged: str, ents: list[str], starts: tuple[int, ...] = (0,)
+) -> set[tuple[str, str]]:
+    return {(e.text, e.label_) for e in tagged_doc(nlp, tagged, ents, starts).ents}
+
+
+def tagged_roles(
+    nlp: Language, tagged: str, ents: list[str], starts: tuple[int, ...] = (0,)
+) -> set[tuple[str, str, str | None]]:
+    from extractors.roles import RoleFinder
+
+    doc = RoleFinder()(tagged_doc(nlp, tagged, ents, starts))
+    return {(r.person, r.role, r.org) for r in doc._.newsfacts_roles}
 
 
 def test_known_organisation_before_a_party_name_does_not_split_it(nlp: Language) -> None:
@@ -948,7 +959,6 @@ def test_portfolio_words_and_capitalised_titles_before_names(
 
 
 def test_a_patronymic_name_is_shortened_to_its_given_name(nlp: Language) -> None:
-    from spacy.tokens import Doc
 
     from extractors.entities import EntityRepair
 
@@ -980,3 +990,26 @@ def test_a_title_the_model_put_inside_a_name_is_taken_out(nlp: Language) -> None
     found = facts(nlp, text)
     assert {(r.person, r.role, r.org) for r in found.roles} == {("Charles", "King", None)}
     assert [p.name for p in found.people] == ["Charles"]
+
+
+def test_a_persons_possessive_before_an_appositive_title_names_no_organisation(
+    nlp: Language,
+) -> None:
+    tagged = (
+        "Ebrard/NNP will/MD meet/VB Jamieson/NNP Greer/NNP ,/, Trump/NNP ’s/POS nominee/NN "
+        "for/IN United/NNP States/NNP trade/NN representative/NN ,/, soon/RB ./."
+    )
+    ents = ["B-PERSON", "O", "O", "B-PERSON", "I-PERSON", "O", "B-PERSON", "O", "O", "O"]
+    ents += ["B-GPE", "I-GPE", "O", "O", "O", "O", "O"]
+    assert tagged_roles(nlp, tagged, ents) == {
+        ("Jamieson Greer", "nominee for United States trade representative", None)
+    }
+
+
+def test_a_one_word_person_glued_to_an_organisation_is_not_the_title_holder(
+    nlp: Language,
+) -> None:
+    tagged = "John/NNP Doe/NNP ,/, head/NN of/IN Google/NNP Cloud/NNP sales/NNS ,/, spoke/VBD"
+    ents = ["B-PERSON", "I-PERSON", "O", "O", "O", "B-ORG", "B-PERSON", "O", "O", "O"]
+    found = tagged_roles(nlp, tagged, ents)
+    assert not any(person == "Cloud" for person, _, _ in found)
