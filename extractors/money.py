@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -20,7 +21,9 @@ from spacy.tokens import Doc
 from extractors.facts import Money
 from extractors.lexicon import DATA_DIR, read_json
 
-for _name in ("newsfacts_money", "newsfacts_dollar"):
+# newsfacts_dollar: the currency of a bare "$" when the caller knows it;
+# newsfacts_publication: (site name, page URL) of the article, when the caller knows them
+for _name in ("newsfacts_money", "newsfacts_dollar", "newsfacts_publication"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
@@ -84,6 +87,9 @@ class MoneyParser:
             code: re.compile(rf"(?<!\w)(?:{_alternation(words)})(?!\w)")
             for code, words in countries.items()
         }
+        self.dollar_domains: dict[str, str] = {
+            k: v for k, v in data.get("dollar_domains", {}).items() if not k.startswith("_")
+        }
         self.qualifier_re = re.compile(rf"\b({_alternation(self.qualifiers)})\s*$", re.IGNORECASE)
         self.unit_re = re.compile(
             rf"^(?:\s(?:a|an|per|each)\s|/|-(?:a|an|per)-)"
@@ -114,7 +120,24 @@ class MoneyParser:
         best = max(counts, key=lambda c: counts[c], default=None)
         if best is not None and counts[best] >= 3 and counts[best] > us:
             return best
+        # a Canadian site's story about Washington: the story's words win over the site's
+        if default != "USD" and us >= 3 and us > counts.get(default, 0):
+            return "USD"
         return default
+
+    def publication_dollar(self, site: str | None, url: str | None) -> str | None:
+        """The dollar of the publication, when its address or name says: a site under .ca
+        or .com.au, "Ottawa Citizen", "The West Australian". None when they do not."""
+        host = urlsplit(url).hostname if url else None
+        if host:
+            found = self.dollar_domains.get(host.rsplit(".", 1)[-1])
+            if found:
+                return found
+        if site:
+            named = {code for code, rx in self.dollar_words.items() if rx.search(site)}
+            if len(named) == 1:
+                return named.pop()
+        return None
 
     def find(self, text: str, dollar: str | None = None) -> list[Money]:
         found: list[Money] = []
@@ -266,10 +289,14 @@ class MoneyFinder:
     def __call__(self, doc: Doc) -> Doc:
         figures = []
         text = doc.text
-        # The caller may know the publication's dollar (doc._.newsfacts_dollar); else the
-        # story's own words decide, else the configured default.
+        # The caller may know the dollar (doc._.newsfacts_dollar); else the story's own
+        # words decide, else the publication's country (doc._.newsfacts_publication: a
+        # Canadian site's "$" is CAD), else the configured default.
+        default = self.dollar
+        if doc._.newsfacts_publication:
+            default = self.parser.publication_dollar(*doc._.newsfacts_publication) or default
         dollar = doc._.newsfacts_dollar or (
-            self.parser.dollar_of(text, self.dollar) if self.infer else self.dollar
+            self.parser.dollar_of(text, default) if self.infer else self.dollar
         )
         for f in self.parser.find(text, dollar=dollar):
             ctx = context_window(doc, f.start, f.end)

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from spacy.tokens import Doc
+
 from extractors.build import build_nlp, facts_of, model_name, model_version
 from extractors.facts import Facts
 from pipeline.config import Settings
@@ -49,10 +51,12 @@ class Extractor:
             out.append(Skipped(reason) if reason else Facts())
             if reason is None:
                 todo.append(i)
-        texts = [docs[i].text for i in todo]
         try:
             results = [
-                facts_of(d) for d in self.nlp.pipe(texts, batch_size=self.settings.nlp_batch_size)
+                facts_of(d)
+                for d in self.nlp.pipe(
+                    (self._doc(docs[i]) for i in todo), batch_size=self.settings.nlp_batch_size
+                )
             ]
         except Exception:  # one document broke the batch: isolate it
             log.warning("batch extraction failed; retrying the %d documents one by one", len(todo))
@@ -61,9 +65,16 @@ class Extractor:
             out[i] = facts
         return out
 
+    def _doc(self, doc: CleanDocument) -> Doc:
+        """The text as a spaCy Doc that knows its publication (for the dollar of a bare
+        "$")."""
+        out = self.nlp.make_doc(doc.text)
+        out._.newsfacts_publication = (doc.site, doc.url)
+        return out
+
     def _one(self, doc: CleanDocument) -> Facts | StageError:
         try:
-            return facts_of(self.nlp(doc.text))
+            return facts_of(self.nlp(self._doc(doc)))
         except Exception as exc:
             log.exception("extraction failed for %s", doc.source)
             return StageError("extract", doc.source, f"{type(exc).__name__}: {exc}")

@@ -124,3 +124,46 @@ def test_the_story_decides_which_dollar(parser: MoneyParser) -> None:
     assert parser.dollar_of("Prices rose in Canada.", "USD") == "USD"  # one mention is not enough
     [fig] = parser.find("a $5-billion deal", dollar="CAD")
     assert (fig.amount, fig.currency) == (Decimal("5000000000"), "CAD")
+
+
+@pytest.mark.parametrize(
+    ("site", "url", "dollar"),
+    [
+        ("Ottawa Citizen", None, "CAD"),
+        ("The West Australian", None, "AUD"),
+        (None, "https://www.cbc.ca/news/story", "CAD"),
+        (None, "https://www.smh.com.au/business/story", "AUD"),
+        ("Financial Post", "https://financialpost.com/news", None),
+        ("Reuters", "https://www.reuters.com/markets", None),
+    ],
+)
+def test_the_publication_says_which_dollar(
+    parser: MoneyParser, site: str | None, url: str | None, dollar: str | None
+) -> None:
+    assert parser.publication_dollar(site, url) == dollar
+
+
+def test_a_canadian_sites_bare_dollar_is_canadian_unless_the_story_says_otherwise() -> None:
+    from pipeline.config import Settings
+    from pipeline.documents import CleanDocument
+    from pipeline.extract import Extractor
+
+    extractor = Extractor(Settings())
+    story = "The city council approved a $5 million renovation of the library on Tuesday."
+    us_story = (
+        "The U.S. Senate passed a $5 million bill. American lawmakers in Washington said "
+        "the United States would pay."
+    )
+
+    def dollar(text: str, site: str | None, url: str | None) -> str:
+        doc = CleanDocument(
+            source="x", url=url, text=text, content_hash="x", kind="text", site=site
+        )
+        [facts] = extractor.extract_many([doc])
+        assert not isinstance(facts, Exception)
+        return facts.money[0].currency  # type: ignore[union-attr]
+
+    assert dollar(story, "Ottawa Citizen", None) == "CAD"
+    assert dollar(story, None, "https://www.cbc.ca/news/library") == "CAD"
+    assert dollar(story, None, None) == "USD"
+    assert dollar(us_story, "Ottawa Citizen", None) == "USD"
